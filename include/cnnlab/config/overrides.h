@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include <toml++/toml.h>
+
+namespace cnnlab {
+
+/// Applies one override "a.b.c=value" to a parsed config table, creating tables on the way.
+/// The value is read as TOML (3, 0.5, true, "text", [3, 3]); anything that is not valid TOML is
+/// taken as a string, so `--set data.dataset=cifar10` needs no quotes. Inside `model.layers`,
+/// a layer is addressed by its name (`model.layers.Conv1.kernel=5`, default names included) or
+/// its index (`model.layers.0.kernel=5`). Throws ConfigError naming the override when the path
+/// does not exist or the text has no '='.
+void apply_override(toml::table& config, const std::string& override_text);
+
+}  // namespace cnnlab

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cnnlab/data/dataset.h"
+
+namespace cnnlab {
+
+/// Where datasets live: one folder per dataset, named as the official archives unpack
+/// (`mnist/`, `fashion-mnist/`, `cifar-10-batches-bin/`).
+struct DataRoot {
+  std::filesystem::path path;
+  /// How the path was chosen, for error messages: "--data-dir", "$CNNLAB_DATA" or "default".
+  std::string source;
+};
+
+/// `flag` if non-empty, else $CNNLAB_DATA if set, else `./data`.
+DataRoot resolve_data_root(const std::string& flag);
+
+/// What to load and how to prepare it. Defaults follow the study: MNIST, the last 10% of the
+/// training set held out for validation, pixels scaled to [0, 1].
+struct DataOptions {
+  /// mnist | fashion-mnist | cifar10 | idx (an MNIST-style IDX pair in `dir`)
+  TORCH_ARG(std::string, dataset) = "mnist";
+  /// Folder of the dataset; relative paths are taken from the data root. Empty: the dataset's
+  /// standard folder name.
+  TORCH_ARG(std::string, dir) = "";
+  /// Fraction of the training set held out for validation, taken from its end (Keras).
+  TORCH_ARG(double, validation_split) = 0.1;
+  /// Normalise each channel to zero mean and unit variance with statistics of the training split.
+  TORCH_ARG(bool, normalize) = false;
+  /// Explicit per-channel statistics (override `normalize`'s computed ones when non-empty).
+  TORCH_ARG(std::vector<double>, mean) = {};
+  TORCH_ARG(std::vector<double>, std) = {};
+  /// Use only the first N training / test images (0: all), for quick runs and tests.
+  TORCH_ARG(int64_t, train_limit) = 0;
+  TORCH_ARG(int64_t, test_limit) = 0;
+};
+
+struct LoadedData {
+  Dataset train;
+  Dataset validation;
+  Dataset test;
+  Normalization normalization;
+};
+
+/// Loads a dataset's training and test sets from `root`, applies the limits, the validation
+/// split and the normalisation. Throws DatasetNotFoundError saying where it looked and where the
+/// official files can be downloaded, DataFormatError for corrupt files, ConfigError for an unknown
+/// dataset name.
+LoadedData load_data(const DataOptions& options, const DataRoot& root);
+
+/// Loads only the test set (for evaluation of a saved run).
+Dataset load_test_set(const DataOptions& options, const DataRoot& root);
+
+/// The class names of a dataset without reading its images.
+std::vector<std::string> dataset_class_names(const DataOptions& options, const DataRoot& root);
+
+/// Names of the datasets load_data knows.
+const std::vector<std::string>& known_datasets();
+
+}  // namespace cnnlab

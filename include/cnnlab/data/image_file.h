@@ -1,0 +1,19 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace cnnlab {
+
+/// Decodes a PNG, JPEG, BMP or GIF file and converts it to the network's input format: `channels`
+/// (1: luminance, 3: RGB) and `height`×`width` (bilinear, antialiased when shrinking).
+/// Returns [channels, height, width] uint8 in [0, 255]. Throws DataFormatError naming the file
+/// when it is not a readable image, IoError when it cannot be opened.
+torch::Tensor read_image_file(const std::filesystem::path& path, int64_t channels, int64_t height,
+                              int64_t width);
+
+/// Writes an image as PNG. image: [C, H, W] uint8 with C = 1 or 3.
+void write_png(const std::filesystem::path& path, const torch::Tensor& image);
+
+}  // namespace cnnlab

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "cnnlab/models/layer_spec.h"
+
+namespace cnnlab {
+
+/// A sequential image classifier built from a ModelSpec. Submodules are registered under the
+/// layers' names (Conv1, Dense, Output, …), so state dicts and checkpoints read like the model.
+/// Kernels are initialised as Keras does (Glorot uniform, zero bias).
+class NetworkImpl : public torch::nn::Module {
+ public:
+  /// Throws ConfigError (from infer_shapes) when the spec describes an impossible model.
+  explicit NetworkImpl(ModelSpec spec);
+
+  /// x: [B, C, H, W] float32 (the spec's input shape) → logits [B, num_classes] float32.
+  /// When `activations` is given, it receives every layer's output (after its activation) in order.
+  torch::Tensor forward(const torch::Tensor& x, std::vector<torch::Tensor>* activations = nullptr);
+
+  /// x as for forward → class probabilities [B, num_classes] float32 in [0, 1], rows summing to 1.
+  torch::Tensor predict_proba(const torch::Tensor& x);
+
+  /// Σ over layers of λ·Σ(kernel²), Keras' kernel_regularizer=l2(λ); a 0-dim float32 tensor
+  /// (zero when no layer has l2).
+  torch::Tensor l2_penalty() const;
+
+  const ModelSpec& spec() const { return spec_; }
+  const std::vector<LayerShape>& shapes() const { return shapes_; }
+
+ private:
+  struct Layer {
+    const LayerSpec* spec = nullptr;
+    torch::nn::AnyModule module;  // empty for flatten
+    torch::Tensor kernel;         // the weight that l2 applies to, if any
+    bool needs_pad = false;
+    std::array<int64_t, 4> pad{0, 0, 0, 0};
+  };
+
+  ModelSpec spec_;
+  std::vector<LayerShape> shapes_;
+  std::vector<Layer> layers_;
+};
+TORCH_MODULE(Network);
+
+}  // namespace cnnlab

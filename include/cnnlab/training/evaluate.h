@@ -1,0 +1,26 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include "cnnlab/data/dataset.h"
+#include "cnnlab/models/network.h"
+
+namespace cnnlab {
+
+struct EvalResult {
+  /// Mean cross-entropy plus the model's l2 term, as Keras' evaluate() reports it.
+  double loss = 0;
+  double accuracy = 0;
+  int64_t count = 0;
+};
+
+/// Loss and accuracy of `network` on `data`, in eval mode without gradients, in batches of
+/// `batch_size`. Leaves the network in eval mode.
+EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
+                    int64_t batch_size);
+
+/// Class probabilities of every image of `data`: [N, num_classes] float32 in [0, 1].
+torch::Tensor predict_probabilities(Network& network, const Dataset& data,
+                                    const Normalization& norm, int64_t batch_size);
+
+}  // namespace cnnlab

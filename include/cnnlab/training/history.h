@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+namespace cnnlab {
+
+struct StepRecord {
+  int64_t epoch = 0;        // 1-based
+  int64_t global_step = 0;  // 1-based
+  double loss = 0;          // of this batch, with the l2 term
+  double accuracy = 0;      // of this batch
+  double lr = 0;
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;  // 1-based
+  int64_t epochs = 0;
+  double loss = 0;
+  double accuracy = 0;
+  double val_loss = 0;  // NaN without a validation set
+  double val_accuracy = 0;
+  double lr = 0;
+  double seconds = 0;
+  int64_t steps = 0;
+};
+
+/// The learning curve (every step) and the per-epoch metrics of a run.
+struct History {
+  std::vector<StepRecord> steps;
+  std::vector<EpochRecord> epochs;
+};
+
+/// Appends history to `steps.csv` and `epochs.csv` in a run directory, flushing every line so a
+/// run that crashes keeps its curve up to the crash.
+class HistoryWriter {
+ public:
+  HistoryWriter() = default;
+  /// Opens (creating with a header) the two files in `run_dir`. When `keep` is given, existing
+  /// files are first rewritten to hold exactly its records, dropping lines written after the
+  /// checkpoint being resumed.
+  void open(const std::filesystem::path& run_dir, const History* keep);
+  void append(const StepRecord& record);
+  void append(const EpochRecord& record);
+  bool is_open() const { return steps_.is_open(); }
+
+ private:
+  std::ofstream steps_;
+  std::ofstream epochs_;
+};
+
+/// Reads the two CSV files back (for resume, evaluation and reports). Missing files give an empty
+/// history; malformed lines throw DataFormatError naming the file and line.
+History read_history(const std::filesystem::path& run_dir);
+
+}  // namespace cnnlab

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cnnlab/config/run_config.h"
+#include "cnnlab/data/data_root.h"
+#include "cnnlab/training/evaluate.h"
+#include "cnnlab/training/trainer.h"
+
+namespace cnnlab {
+
+/// A run directory holds: config.toml (the resolved config), summary.txt, steps.csv and
+/// epochs.csv (the history, written as training goes), checkpoints/last.pt and best.pt, and
+/// metrics.json (test loss and accuracy, written when training completes).
+struct RunResult {
+  std::filesystem::path run_dir;
+  FitStatus status = FitStatus::kCompleted;
+  EvalResult test;
+  int64_t epochs_done = 0;
+  double train_seconds = 0;
+  double images_per_second = 0;
+  int64_t params = 0;
+};
+
+/// `parent/name`, or `parent/name-2`, `-3`, … when that exists already.
+std::filesystem::path fresh_run_dir(const std::filesystem::path& parent, const std::string& name);
+
+/// Number of LibTorch threads a config asks for (0 means one per core) — applied by train_run.
+int64_t apply_thread_setting(int64_t threads);
+
+/// Loads the data, builds the model, trains it into `run_dir` (created; must not hold a run
+/// already) and evaluates it on the test set. When the fit is interrupted, returns with status
+/// kInterrupted and no test metrics; `resume_run` continues it.
+/// Throws ConfigError, DatasetNotFoundError, DataFormatError, IoError, DivergenceError.
+RunResult train_run(RunConfig config, const DataRoot& root, const std::filesystem::path& run_dir,
+                    const TrainerCallbacks& callbacks = {});
+
+/// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml.
+/// Throws CheckpointError when there is nothing to resume.
+RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
+                     const TrainerCallbacks& callbacks = {});
+
+/// A trained model read back from a run directory.
+struct LoadedRun {
+  RunConfig config;
+  Network network{nullptr};
+  Normalization normalization;
+};
+
+/// Reads config.toml and the `checkpoint` ("best" or "last") of `run_dir`. Throws ConfigError or
+/// CheckpointError naming the file.
+LoadedRun load_run(const std::filesystem::path& run_dir, const std::string& checkpoint);
+
+struct Prediction {
+  std::filesystem::path file;
+  /// (class index, probability), most probable first.
+  std::vector<std::pair<int64_t, double>> top;
+};
+
+/// Classifies image files with a loaded run: each is converted to the model's input channels and
+/// size, then scaled as in training. `invert` flips pixel values (for dark-on-light drawings
+/// given to a model trained on MNIST's light-on-dark digits).
+std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<std::filesystem::path>& files,
+                                      int64_t top_k, bool invert);
+
+}  // namespace cnnlab

@@ -1,0 +1,117 @@
+#include "commands.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+
+#include "cnnlab/config/run_config.h"
+#include "cnnlab/error.h"
+#include "cnnlab/models/summary.h"
+#include "cnnlab/training/run.h"
+#include "progress_bar.h"
+
+namespace cnnlab::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void handle_stop_signal(int /*signal*/) {
+  g_stop_requested = true;
+  // A second Ctrl-C ends the process at once.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+TrainerCallbacks progress_callbacks(ProgressBar& bar) {
+  TrainerCallbacks callbacks;
+  callbacks.on_epoch_begin = [&bar](int64_t epoch, int64_t epochs, int64_t steps) {
+    bar.epoch_begin(epoch, epochs, steps);
+  };
+  callbacks.on_step_end = [&bar](const StepEvent& event) { bar.step(event); };
+  callbacks.on_epoch_end = [&bar](const EpochRecord& record) { bar.epoch_end(record); };
+  callbacks.stop_requested = [] { return g_stop_requested.load(); };
+  return callbacks;
+}
+
+int report(const RunResult& result) {
+  if (result.status == FitStatus::kInterrupted) {
+    fmt::print(stderr,
+               "\nStopped: the run is saved in {}.\nContinue it with: cnnlab train --resume {}\n",
+               result.run_dir.string(), result.run_dir.string());
+    return kExitInterrupted;
+  }
+  fmt::print("Test loss: {:.4f}\n", result.test.loss);
+  fmt::print("Test accuracy: {:.4f}\n", result.test.accuracy);
+  fmt::print("Trained {} epochs in {} ({:.0f} images/s). Run saved in {}\n", result.epochs_done,
+             format_duration(result.train_seconds), result.images_per_second,
+             result.run_dir.string());
+  return kExitOk;
+}
+
+}  // namespace
+
+int train_command(const TrainArgs& args) {
+  std::signal(SIGINT, handle_stop_signal);
+  std::signal(SIGTERM, handle_stop_signal);
+  ProgressBar bar(stdout);
+  const DataRoot root = resolve_data_root(args.data_dir);
+  if (!args.resume.empty()) {
+    if (!args.config.empty() || !args.overrides.empty() || !args.out.empty()) {
+      throw ConfigError("--resume continues a run with its own config; drop --config, --set and --out");
+    }
+    fmt::print("Resuming {}\n", args.resume);
+    return report(resume_run(args.resume, root, progress_callbacks(bar)));
+  }
+  if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
+  std::vector<std::string> overrides = args.overrides;
+  if (args.threads >= 0) overrides.push_back(fmt::format("train.threads={}", args.threads));
+  const RunConfig config = load_config_file(args.config, overrides);
+  const fs::path run_dir =
+      args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
+  fmt::print("Training '{}' on {}; run directory {}\n", config.name, config.data.dataset(),
+             run_dir.string());
+  return report(train_run(config, root, run_dir, progress_callbacks(bar)));
+}
+
+int evaluate_command(const EvaluateArgs& args) {
+  LoadedRun run = load_run(args.run_dir, args.checkpoint);
+  apply_thread_setting(run.config.threads);
+  const Dataset test = load_test_set(run.config.data, resolve_data_root(args.data_dir));
+  const EvalResult result =
+      evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size());
+  fmt::print("Test loss: {:.4f}\n", result.loss);
+  fmt::print("Test accuracy: {:.4f}\n", result.accuracy);
+  return kExitOk;
+}
+
+int predict_command(const PredictArgs& args) {
+  LoadedRun run = load_run(args.run_dir, args.checkpoint);
+  std::vector<fs::path> files(args.images.begin(), args.images.end());
+  for (const auto& prediction : predict_files(run, files, args.top, args.invert)) {
+    fmt::print("{}\n", prediction.file.string());
+    for (const auto& [index, probability] : prediction.top) {
+      fmt::print("  {:<16} {:.4f}\n", run.config.class_names[static_cast<std::size_t>(index)],
+                 probability);
+    }
+  }
+  return kExitOk;
+}
+
+int summary_command(const SummaryArgs& args) {
+  RunConfig config = load_config_file(args.config, args.overrides);
+  // The input shape and classes come from the dataset when it is at hand, else from the config.
+  try {
+    const DataRoot root = resolve_data_root(args.data_dir);
+    const auto names = dataset_class_names(config.data, root);
+    config.model.num_classes = static_cast<int64_t>(names.size());
+    if (config.data.dataset() == "cifar10") config.model.input = {3, 32, 32};
+  } catch (const DatasetNotFoundError&) {
+  }
+  fmt::print("{}", model_summary(config.model, config.name));
+  return kExitOk;
+}
+
+}  // namespace cnnlab::cli

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cnnlab::cli {
+
+/// Exit codes of the cnnlab command.
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitInterrupted = 130;
+
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string out;
+  std::string resume;
+  std::string data_dir;
+  int threads = -1;
+};
+
+struct EvaluateArgs {
+  std::string run_dir;
+  std::string checkpoint = "best";
+  std::string data_dir;
+};
+
+struct PredictArgs {
+  std::string run_dir;
+  std::vector<std::string> images;
+  std::string checkpoint = "best";
+  int top = 3;
+  bool invert = false;
+};
+
+struct SummaryArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string data_dir;
+};
+
+int train_command(const TrainArgs& args);
+int evaluate_command(const EvaluateArgs& args);
+int predict_command(const PredictArgs& args);
+int summary_command(const SummaryArgs& args);
+
+}  // namespace cnnlab::cli

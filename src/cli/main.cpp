@@ -1,0 +1,69 @@
+// The cnnlab command: a thin layer over the library that parses arguments, prints progress and
+// turns errors into messages and exit codes.
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include "cnnlab/error.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace cnnlab::cli;
+  CLI::App app{"cnnlab: train convolutional image classifiers and see what they learned"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "cnnlab 0.1.0");
+
+  TrainArgs train;
+  auto* train_cmd = app.add_subcommand("train", "Train a model described by a config file");
+  train_cmd->add_option("-c,--config", train.config, "Config file (TOML)");
+  train_cmd->add_option("-s,--set", train.overrides,
+                        "Override a config option, e.g. --set train.epochs=3 "
+                        "--set model.layers.Conv1.kernel=5 (repeatable)");
+  train_cmd->add_option("-o,--out", train.out, "Run directory (default: runs/<name>)");
+  train_cmd->add_option("--resume", train.resume, "Continue the interrupted run in this directory");
+  train_cmd->add_option("--data-dir", train.data_dir,
+                        "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
+  train_cmd->add_option("-j,--threads", train.threads, "LibTorch threads (0: one per core)");
+
+  EvaluateArgs evaluate;
+  auto* evaluate_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a saved run");
+  evaluate_cmd->add_option("run_dir", evaluate.run_dir, "Run directory")->required();
+  evaluate_cmd->add_option("--checkpoint", evaluate.checkpoint, "best or last")
+      ->check(CLI::IsMember({"best", "last"}));
+  evaluate_cmd->add_option("--data-dir", evaluate.data_dir, "Folder holding the datasets");
+
+  PredictArgs predict;
+  auto* predict_cmd = app.add_subcommand("predict", "Classify PNG/JPEG/BMP files with a saved run");
+  predict_cmd->add_option("run_dir", predict.run_dir, "Run directory")->required();
+  predict_cmd->add_option("images", predict.images, "Image files")->required();
+  predict_cmd->add_option("-k,--top", predict.top, "Show the k most probable classes");
+  predict_cmd->add_option("--checkpoint", predict.checkpoint, "best or last")
+      ->check(CLI::IsMember({"best", "last"}));
+  predict_cmd->add_flag("--invert", predict.invert,
+                        "Invert pixel values (dark digits on white paper for an MNIST model)");
+
+  SummaryArgs summary;
+  auto* summary_cmd = app.add_subcommand("summary", "Print a Keras-style table of a config's model");
+  summary_cmd->add_option("-c,--config", summary.config, "Config file (TOML)")->required();
+  summary_cmd->add_option("-s,--set", summary.overrides, "Override a config option (repeatable)");
+  summary_cmd->add_option("--data-dir", summary.data_dir, "Folder holding the datasets");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*train_cmd) return train_command(train);
+    if (*evaluate_cmd) return evaluate_command(evaluate);
+    if (*predict_cmd) return predict_command(predict);
+    if (*summary_cmd) return summary_command(summary);
+  } catch (const cnnlab::Error& e) {
+    fmt::print(stderr, "cnnlab: error: {}\n", e.what());
+    return kExitError;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "cnnlab: error: {}\n", e.what_without_backtrace());
+    return kExitError;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cnnlab: error: {}\n", e.what());
+    return kExitError;
+  }
+  return kExitError;
+}

@@ -1,0 +1,108 @@
+#include "cnnlab/config/overrides.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "cnnlab/error.h"
+#include "cnnlab/models/layer_spec.h"
+
+namespace cnnlab {
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::string part;
+  for (char c : path) {
+    if (c == '.') {
+      parts.push_back(part);
+      part.clear();
+    } else {
+      part.push_back(c);
+    }
+  }
+  parts.push_back(part);
+  return parts;
+}
+
+bool is_index(const std::string& text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// The element of `layers` that `key` names: an index, an explicit name or a default name.
+toml::table* find_layer(toml::array& layers, const std::string& key) {
+  if (is_index(key)) {
+    const auto index = std::stoul(key);
+    return index < layers.size() ? layers[index].as_table() : nullptr;
+  }
+  std::vector<LayerType> types;
+  for (auto& node : layers) {
+    LayerType type = LayerType::kConv2d;
+    if (auto* table = node.as_table()) {
+      try {
+        type = parse_layer_type(table->get("type") ? table->get("type")->value_or(std::string())
+                                                   : std::string(),
+                                "");
+      } catch (const ConfigError&) {
+        // An unknown type is reported when the config is read; here it just matches no name.
+      }
+    }
+    types.push_back(type);
+  }
+  const auto defaults = default_layer_names(types);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    auto* table = layers[i].as_table();
+    if (table == nullptr) continue;
+    const auto* name = table->get("name");
+    const std::string explicit_name = name != nullptr ? name->value_or(std::string()) : "";
+    if (explicit_name == key || (explicit_name.empty() && defaults[i] == key)) return table;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void apply_override(toml::table& config, const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw ConfigError(fmt::format("--set {}: expected key=value, e.g. train.epochs=3", text));
+  }
+  const std::string path = text.substr(0, equals);
+  const std::string value = text.substr(equals + 1);
+  const auto parts = split_path(path);
+  toml::table* table = &config;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    if (part.empty()) throw ConfigError(fmt::format("--set {}: empty key in '{}'", text, path));
+    toml::node* node = table->get(part);
+    if (node == nullptr) {
+      table->insert(part, toml::table{});
+      node = table->get(part);
+    }
+    if (auto* array = node->as_array()) {
+      if (i + 2 >= parts.size()) {
+        throw ConfigError(fmt::format("--set {}: '{}' is a list; name an element and an option, "
+                                      "e.g. model.layers.Conv1.kernel=5",
+                                      text, part));
+      }
+      table = find_layer(*array, parts[++i]);
+      if (table == nullptr) {
+        throw ConfigError(fmt::format("--set {}: '{}' has no element '{}'", text, part, parts[i]));
+      }
+    } else if (auto* child = node->as_table()) {
+      table = child;
+    } else {
+      throw ConfigError(fmt::format("--set {}: '{}' is a value, not a table", text, part));
+    }
+  }
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{{"v", value}};
+  }
+  table->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
+}
+
+}  // namespace cnnlab

@@ -1,0 +1,506 @@
+#include "cnnlab/config/run_config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "cnnlab/config/overrides.h"
+#include "cnnlab/error.h"
+
+namespace cnnlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string describe(const toml::node& node) {
+  std::ostringstream out;
+  out << node.type() << " ";
+  if (node.is_table()) {
+    out << "{…}";
+  } else if (node.is_array()) {
+    out << "[…]";
+  } else {
+    node.visit([&](const auto& value) { out << value; });
+  }
+  return out.str();
+}
+
+// Edit distance, to suggest the option a user probably meant.
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// A TOML table being read: typed getters with messages that name the file, line and option, and
+// a check that every key was understood.
+class Section {
+ public:
+  Section(const toml::table* table, std::string path, const std::string& source)
+      : table_(table), path_(std::move(path)), source_(source) {}
+
+  std::string where(const std::string& key) const {
+    const toml::node* node = table_ != nullptr ? table_->get(key) : nullptr;
+    const std::string name = path_.empty() ? key : path_ + "." + key;
+    if (node != nullptr && node->source().begin.line > 0) {
+      return fmt::format("{}:{}: {}", source_, node->source().begin.line, name);
+    }
+    return fmt::format("{}: {}", source_, name);
+  }
+
+  const toml::node* node(const std::string& key) {
+    used_.insert(key);
+    return table_ != nullptr ? table_->get(key) : nullptr;
+  }
+
+  template <typename T>
+  T get(const std::string& key, T fallback) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return fallback;
+    return convert<T>(*n, where(key));
+  }
+
+  std::array<int64_t, 2> get_pair(const std::string& key, std::array<int64_t, 2> fallback) {
+    const toml::node* n = node(key);
+    if (n == nullptr) return fallback;
+    if (n->is_integer()) {
+      const int64_t v = n->value<int64_t>().value();
+      return {v, v};
+    }
+    if (const auto* array = n->as_array(); array != nullptr && array->size() == 2 &&
+                                           (*array)[0].is_integer() && (*array)[1].is_integer()) {
+      return {(*array)[0].value<int64_t>().value(), (*array)[1].value<int64_t>().value()};
+    }
+    throw ConfigError(fmt::format("{}: expected an integer or a pair [height, width], found {}",
+                                  where(key), describe(*n)));
+  }
+
+  std::vector<double> get_numbers(const std::string& key) {
+    const toml::node* n = node(key);
+    std::vector<double> values;
+    if (n == nullptr) return values;
+    const auto* array = n->as_array();
+    if (array == nullptr) {
+      throw ConfigError(fmt::format("{}: expected a list of numbers, found {}", where(key),
+                                    describe(*n)));
+    }
+    for (const auto& element : *array) values.push_back(convert<double>(element, where(key)));
+    return values;
+  }
+
+  const std::string& source() const { return source_; }
+
+  /// Throws ConfigError for the first key no getter asked for.
+  void reject_unknown(const std::string& what) const {
+    if (table_ == nullptr) return;
+    for (const auto& [key, value] : *table_) {
+      const std::string k(key.str());
+      if (used_.count(k) != 0) continue;
+      std::string hint;
+      std::size_t best = 3;
+      for (const auto& known : used_) {
+        const std::size_t d = distance(k, known);
+        if (d < best) {
+          best = d;
+          hint = fmt::format(" (did you mean '{}'?)", known);
+        }
+      }
+      throw ConfigError(fmt::format("{}: unknown option{}{}", where(k),
+                                    what.empty() ? "" : " for " + what, hint));
+    }
+  }
+
+ private:
+  template <typename T>
+  static T convert(const toml::node& n, const std::string& where) {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (n.is_boolean()) return n.value<bool>().value();
+      throw ConfigError(fmt::format("{}: expected true or false, found {}", where, describe(n)));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (n.is_string()) return n.value<std::string>().value();
+      throw ConfigError(fmt::format("{}: expected a string, found {}", where, describe(n)));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (n.is_floating_point() || n.is_integer()) return n.value<double>().value();
+      throw ConfigError(fmt::format("{}: expected a number, found {}", where, describe(n)));
+    } else {
+      if (n.is_integer()) return static_cast<T>(n.value<int64_t>().value());
+      throw ConfigError(fmt::format("{}: expected an integer, found {}", where, describe(n)));
+    }
+  }
+
+  const toml::table* table_;
+  std::string path_;
+  const std::string& source_;
+  std::set<std::string> used_;
+};
+
+const toml::table* subtable(Section& parent, const std::string& key) {
+  const toml::node* n = parent.node(key);
+  if (n == nullptr) return nullptr;
+  if (const auto* table = n->as_table()) return table;
+  throw ConfigError(fmt::format("{}: expected a table [{}], found {}", parent.where(key), key,
+                                describe(*n)));
+}
+
+DataOptions read_data(Section& s) {
+  DataOptions d;
+  d.dataset(s.get<std::string>("dataset", d.dataset()))
+      .dir(s.get<std::string>("dir", d.dir()))
+      .validation_split(s.get<double>("validation_split", d.validation_split()))
+      .normalize(s.get<bool>("normalize", d.normalize()))
+      .mean(s.get_numbers("mean"))
+      .std(s.get_numbers("std"))
+      .train_limit(s.get<int64_t>("train_limit", d.train_limit()))
+      .test_limit(s.get<int64_t>("test_limit", d.test_limit()));
+  if (!(d.validation_split() >= 0 && d.validation_split() < 1)) {
+    throw ConfigError(fmt::format("{}: expected a fraction in [0, 1), found {}",
+                                  s.where("validation_split"), d.validation_split()));
+  }
+  for (const char* key : {"train_limit", "test_limit"}) {
+    if (s.get<int64_t>(key, 0) < 0) {
+      throw ConfigError(fmt::format("{}: expected a count ≥ 0 (0: all)", s.where(key)));
+    }
+  }
+  if (d.mean().size() != d.std().size()) {
+    throw ConfigError(fmt::format("{}: mean and std need the same number of values, found {} and {}",
+                                  s.where("mean"), d.mean().size(), d.std().size()));
+  }
+  return d;
+}
+
+LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
+  LayerSpec layer;
+  const toml::node* type_node = s.node("type");
+  if (type_node == nullptr) {
+    throw ConfigError(fmt::format("{}: missing 'type' (conv2d, maxpool, avgpool, batchnorm, "
+                                  "dropout, flatten or dense)",
+                                  where));
+  }
+  layer.type = parse_layer_type(s.get<std::string>("type", ""), s.where("type"));
+  layer.name = s.get<std::string>("name", "");
+  switch (layer.type) {
+    case LayerType::kConv2d:
+      layer.filters = s.get<int64_t>("filters", 0);
+      if (layer.filters <= 0) {
+        throw ConfigError(fmt::format("{}: expected filters > 0, found {}", s.where("filters"),
+                                      layer.filters));
+      }
+      layer.kernel = s.get_pair("kernel", {3, 3});
+      layer.stride = s.get_pair("stride", {1, 1});
+      layer.padding = parse_padding(s.get<std::string>("padding", "valid"), s.where("padding"));
+      layer.activation =
+          parse_activation(s.get<std::string>("activation", "linear"), s.where("activation"));
+      layer.l2 = s.get<double>("l2", default_l2);
+      layer.use_bias = s.get<bool>("use_bias", true);
+      break;
+    case LayerType::kMaxPool:
+    case LayerType::kAvgPool:
+      layer.kernel = s.get_pair("size", {2, 2});
+      layer.stride = s.get_pair("stride", layer.kernel);
+      layer.padding = parse_padding(s.get<std::string>("padding", "valid"), s.where("padding"));
+      break;
+    case LayerType::kBatchNorm:
+    case LayerType::kFlatten:
+      break;
+    case LayerType::kDropout:
+      layer.rate = s.get<double>("rate", 0.5);
+      break;
+    case LayerType::kDense:
+      layer.units = s.get<int64_t>("units", 0);
+      layer.activation =
+          parse_activation(s.get<std::string>("activation", "linear"), s.where("activation"));
+      layer.l2 = s.get<double>("l2", default_l2);
+      layer.use_bias = s.get<bool>("use_bias", true);
+      break;
+  }
+  if (layer.l2 < 0) {
+    throw ConfigError(fmt::format("{}: expected l2 ≥ 0, found {}", s.where("l2"), layer.l2));
+  }
+  s.reject_unknown(fmt::format("a {} layer", layer_type_name(layer.type)));
+  return layer;
+}
+
+ModelSpec read_model(Section& s, const std::string& source, double default_l2) {
+  ModelSpec model;
+  const toml::node* layers_node = s.node("layers");
+  if (layers_node == nullptr) {
+    throw ConfigError(fmt::format("{}: model.layers: missing; describe the model as [[model.layers]] "
+                                  "tables",
+                                  source));
+  }
+  const auto* layers = layers_node->as_array();
+  if (layers == nullptr || layers->empty()) {
+    throw ConfigError(fmt::format("{}: expected a non-empty list of [[model.layers]] tables",
+                                  s.where("layers")));
+  }
+  for (std::size_t i = 0; i < layers->size(); ++i) {
+    const auto* table = (*layers)[i].as_table();
+    const std::string path = fmt::format("model.layers[{}]", i);
+    if (table == nullptr) {
+      throw ConfigError(fmt::format("{}: {}: expected a table, found {}", source, path,
+                                    describe((*layers)[i])));
+    }
+    Section layer_section(table, path, source);
+    model.layers.push_back(read_layer(layer_section, fmt::format("{}: {}", source, path), default_l2));
+  }
+  std::vector<LayerType> types;
+  for (const auto& layer : model.layers) types.push_back(layer.type);
+  const auto defaults = default_layer_names(types);
+  for (std::size_t i = 0; i < model.layers.size(); ++i) {
+    if (model.layers[i].name.empty()) model.layers[i].name = defaults[i];
+  }
+  std::set<std::string> names;
+  for (const auto& layer : model.layers) {
+    if (!names.insert(layer.name).second) {
+      throw ConfigError(fmt::format("{}: model.layers: the name '{}' is used by two layers", source,
+                                    layer.name));
+    }
+  }
+  return model;
+}
+
+TrainerOptions read_train(Section& s, RunConfig& config) {
+  TrainerOptions t;
+  OptimizerOptions o;
+  ScheduleOptions sch;
+  o.kind(parse_optimizer(s.get<std::string>("optimizer", optimizer_name(o.kind())),
+                         s.where("optimizer")))
+      .lr(s.get<double>("lr", o.lr()))
+      .weight_decay(s.get<double>("weight_decay", o.weight_decay()))
+      .beta1(s.get<double>("beta1", o.beta1()))
+      .beta2(s.get<double>("beta2", o.beta2()))
+      .eps(s.get<double>("eps", o.eps()))
+      .momentum(s.get<double>("momentum", o.momentum()))
+      .nesterov(s.get<bool>("nesterov", o.nesterov()));
+  if (!(o.lr() > 0)) {
+    throw ConfigError(fmt::format("{}: expected a learning rate > 0, found {}", s.where("lr"), o.lr()));
+  }
+  sch.kind(parse_schedule(s.get<std::string>("schedule", schedule_name(sch.kind())),
+                          s.where("schedule")))
+      .warmup_epochs(s.get<double>("warmup_epochs", sch.warmup_epochs()))
+      .step_epochs(s.get<double>("step_epochs", sch.step_epochs()))
+      .gamma(s.get<double>("gamma", sch.gamma()))
+      .final_ratio(s.get<double>("final_ratio", sch.final_ratio()))
+      .pct_start(s.get<double>("pct_start", sch.pct_start()));
+  if (sch.warmup_epochs() < 0 || !(sch.step_epochs() > 0) || !(sch.gamma() > 0) ||
+      sch.final_ratio() < 0 || !(sch.pct_start() > 0 && sch.pct_start() < 1)) {
+    throw ConfigError(fmt::format(
+        "{}: schedule options out of range: expected warmup_epochs ≥ 0, step_epochs > 0, gamma > 0, "
+        "final_ratio ≥ 0, 0 < pct_start < 1",
+        s.where("schedule")));
+  }
+  t.optimizer(o)
+      .schedule(sch)
+      .epochs(s.get<int64_t>("epochs", t.epochs()))
+      .batch_size(s.get<int64_t>("batch_size", t.batch_size()))
+      .label_smoothing(s.get<double>("label_smoothing", t.label_smoothing()))
+      .eval_batch_size(s.get<int64_t>("eval_batch_size", t.eval_batch_size()))
+      .checkpoint_every_steps(s.get<int64_t>("checkpoint_every_steps", t.checkpoint_every_steps()));
+  const int64_t seed = s.get<int64_t>("seed", 0);
+  if (seed < 0) throw ConfigError(fmt::format("{}: expected a seed ≥ 0, found {}", s.where("seed"), seed));
+  t.seed(static_cast<uint64_t>(seed));
+  config.threads = s.get<int64_t>("threads", config.threads);
+  if (config.threads < 0) {
+    throw ConfigError(fmt::format("{}: expected a count ≥ 0 (0: one per core), found {}",
+                                  s.where("threads"), config.threads));
+  }
+  try {
+    validate(t);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: {}", s.source(), e.what()));
+  }
+  return t;
+}
+
+}  // namespace
+
+RunConfig parse_config(const std::string& text, const std::string& source,
+                       const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+  for (const auto& override_text : overrides) apply_override(root, override_text);
+
+  RunConfig config;
+  Section top(&root, "", source);
+  config.name = top.get<std::string>("name", config.name);
+  if (config.name.empty() || config.name.find('/') != std::string::npos) {
+    throw ConfigError(fmt::format("{}: expected a non-empty name without '/', found '{}'",
+                                  top.where("name"), config.name));
+  }
+  Section data(subtable(top, "data"), "data", source);
+  config.data = read_data(data);
+  data.reject_unknown("[data]");
+
+  Section train(subtable(top, "train"), "train", source);
+  config.train = read_train(train, config);
+  const double default_l2 = train.get<double>("l2", 0.0);
+  if (default_l2 < 0) {
+    throw ConfigError(fmt::format("{}: expected a value ≥ 0, found {}", train.where("l2"), default_l2));
+  }
+  train.reject_unknown("[train]");
+
+  const toml::table* model_table = subtable(top, "model");
+  if (model_table == nullptr) {
+    throw ConfigError(fmt::format("{}: missing [model] with its [[model.layers]]", source));
+  }
+  Section model(model_table, "model", source);
+  config.model = read_model(model, source, default_l2);
+  if (model.node("input") != nullptr) {
+    const auto input = model.get_numbers("input");
+    if (input.size() != 3) {
+      throw ConfigError(fmt::format("{}: expected [channels, height, width], found {} values",
+                                    model.where("input"), input.size()));
+    }
+    for (int i = 0; i < 3; ++i) config.model.input[i] = static_cast<int64_t>(input[i]);
+  }
+  if (const toml::node* classes = model.node("classes")) {
+    const auto* array = classes->as_array();
+    if (array == nullptr || array->empty()) {
+      throw ConfigError(fmt::format("{}: expected a list of class names", model.where("classes")));
+    }
+    for (const auto& element : *array) {
+      if (!element.is_string()) {
+        throw ConfigError(fmt::format("{}: expected strings, found {}", model.where("classes"),
+                                      describe(element)));
+      }
+      config.class_names.push_back(element.value<std::string>().value());
+    }
+    config.model.num_classes = static_cast<int64_t>(config.class_names.size());
+  }
+  model.reject_unknown("[model]");
+
+  Section output(subtable(top, "output"), "output", source);
+  config.output_dir = output.get<std::string>("dir", config.output_dir);
+  output.reject_unknown("[output]");
+  top.reject_unknown("");
+  return config;
+}
+
+RunConfig load_config_file(const fs::path& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the config file", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string(), overrides);
+}
+
+std::string to_toml(const RunConfig& c) {
+  auto numbers = [](const std::vector<double>& values) {
+    toml::array array;
+    for (double v : values) array.push_back(v);
+    return array;
+  };
+  auto pair = [](const std::array<int64_t, 2>& v) { return toml::array{v[0], v[1]}; };
+  const auto& o = c.train.optimizer();
+  const auto& s = c.train.schedule();
+  toml::table data{{"dataset", c.data.dataset()},
+                   {"validation_split", c.data.validation_split()},
+                   {"normalize", c.data.normalize()},
+                   {"train_limit", c.data.train_limit()},
+                   {"test_limit", c.data.test_limit()}};
+  if (!c.data.dir().empty()) data.insert("dir", c.data.dir());
+  if (!c.data.mean().empty()) {
+    data.insert("mean", numbers(c.data.mean()));
+    data.insert("std", numbers(c.data.std()));
+  }
+  // The l2 shared by most layers becomes train.l2; layers that differ keep their own.
+  double common_l2 = 0;
+  for (const auto& layer : c.model.layers) {
+    if (layer.type == LayerType::kConv2d || layer.type == LayerType::kDense) {
+      common_l2 = layer.l2;
+      break;
+    }
+  }
+  toml::table train{{"epochs", c.train.epochs()},
+                    {"batch_size", c.train.batch_size()},
+                    {"optimizer", optimizer_name(o.kind())},
+                    {"lr", o.lr()},
+                    {"weight_decay", o.weight_decay()},
+                    {"beta1", o.beta1()},
+                    {"beta2", o.beta2()},
+                    {"eps", o.eps()},
+                    {"momentum", o.momentum()},
+                    {"nesterov", o.nesterov()},
+                    {"schedule", schedule_name(s.kind())},
+                    {"warmup_epochs", s.warmup_epochs()},
+                    {"step_epochs", s.step_epochs()},
+                    {"gamma", s.gamma()},
+                    {"final_ratio", s.final_ratio()},
+                    {"pct_start", s.pct_start()},
+                    {"label_smoothing", c.train.label_smoothing()},
+                    {"l2", common_l2},
+                    {"seed", static_cast<int64_t>(c.train.seed())},
+                    {"threads", c.threads},
+                    {"eval_batch_size", c.train.eval_batch_size()},
+                    {"checkpoint_every_steps", c.train.checkpoint_every_steps()}};
+  toml::array layers;
+  for (const auto& l : c.model.layers) {
+    toml::table t{{"type", layer_type_name(l.type)}, {"name", l.name}};
+    switch (l.type) {
+      case LayerType::kConv2d:
+        t.insert("filters", l.filters);
+        t.insert("kernel", pair(l.kernel));
+        t.insert("stride", pair(l.stride));
+        t.insert("padding", padding_name(l.padding));
+        t.insert("activation", activation_name(l.activation));
+        if (l.l2 != common_l2) t.insert("l2", l.l2);
+        t.insert("use_bias", l.use_bias);
+        break;
+      case LayerType::kMaxPool:
+      case LayerType::kAvgPool:
+        t.insert("size", pair(l.kernel));
+        t.insert("stride", pair(l.stride));
+        t.insert("padding", padding_name(l.padding));
+        break;
+      case LayerType::kBatchNorm:
+      case LayerType::kFlatten:
+        break;
+      case LayerType::kDropout:
+        t.insert("rate", l.rate);
+        break;
+      case LayerType::kDense:
+        if (l.units > 0) t.insert("units", l.units);
+        t.insert("activation", activation_name(l.activation));
+        if (l.l2 != common_l2) t.insert("l2", l.l2);
+        t.insert("use_bias", l.use_bias);
+        break;
+    }
+    layers.push_back(std::move(t));
+  }
+  toml::table model{{"input", toml::array{c.model.input[0], c.model.input[1], c.model.input[2]}},
+                    {"layers", std::move(layers)}};
+  if (!c.class_names.empty()) {
+    toml::array classes;
+    for (const auto& name : c.class_names) classes.push_back(name);
+    model.insert("classes", std::move(classes));
+  }
+  toml::table root{{"name", c.name},
+                   {"data", std::move(data)},
+                   {"model", std::move(model)},
+                   {"train", std::move(train)},
+                   {"output", toml::table{{"dir", c.output_dir}}}};
+  std::ostringstream out;
+  out << "# Resolved cnnlab config: every option, defaults included.\n" << root << "\n";
+  return out.str();
+}
+
+}  // namespace cnnlab

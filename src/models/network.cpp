@@ -1,0 +1,148 @@
+#include "cnnlab/models/network.h"
+
+namespace cnnlab {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::Tensor activate(const torch::Tensor& x, Activation activation, bool is_output) {
+  switch (activation) {
+    case Activation::kLinear: return x;
+    case Activation::kRelu: return torch::relu(x);
+    case Activation::kLeakyRelu: return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.3));
+    case Activation::kElu: return F::elu(x);
+    case Activation::kGelu: return F::gelu(x);
+    case Activation::kSigmoid: return torch::sigmoid(x);
+    case Activation::kTanh: return torch::tanh(x);
+    case Activation::kSoftmax:
+      // The output layer returns logits: the loss applies log-softmax itself (numerically stable,
+      // and equal to Keras' softmax + categorical cross-entropy).
+      return is_output ? x : torch::softmax(x, 1);
+  }
+  return x;
+}
+
+void glorot_uniform_(torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  // fan_in/fan_out as Keras computes them: receptive field × in/out channels.
+  const int64_t receptive = weight.dim() > 2 ? weight[0][0].numel() : 1;
+  const double fan_in = static_cast<double>(weight.size(1) * receptive);
+  const double fan_out = static_cast<double>(weight.size(0) * receptive);
+  const double limit = std::sqrt(6.0 / (fan_in + fan_out));
+  weight.uniform_(-limit, limit);
+}
+
+}  // namespace
+
+NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer_shapes(spec_)) {
+  std::vector<int64_t> in(spec_.input.begin(), spec_.input.end());
+  for (std::size_t i = 0; i < spec_.layers.size(); ++i) {
+    const LayerSpec& s = spec_.layers[i];
+    Layer layer;
+    layer.spec = &spec_.layers[i];
+    const auto& pad = shapes_[i].pad;
+    layer.pad = pad;
+    switch (s.type) {
+      case LayerType::kConv2d: {
+        const bool symmetric = pad[0] == pad[1] && pad[2] == pad[3];
+        layer.needs_pad = !symmetric;
+        auto options = torch::nn::Conv2dOptions(in[0], s.filters, {s.kernel[0], s.kernel[1]})
+                           .stride({s.stride[0], s.stride[1]})
+                           .bias(s.use_bias);
+        if (symmetric) options.padding(torch::ExpandingArray<2>({pad[2], pad[0]}));
+        auto conv = register_module(s.name, torch::nn::Conv2d(options));
+        glorot_uniform_(conv->weight);
+        if (s.use_bias) torch::nn::init::zeros_(conv->bias);
+        layer.kernel = conv->weight;
+        layer.module = torch::nn::AnyModule(conv);
+        break;
+      }
+      case LayerType::kMaxPool:
+      case LayerType::kAvgPool: {
+        layer.needs_pad = pad != std::array<int64_t, 4>{0, 0, 0, 0};
+        if (s.type == LayerType::kMaxPool) {
+          layer.module = torch::nn::AnyModule(register_module(
+              s.name, torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions({s.kernel[0], s.kernel[1]})
+                                               .stride({s.stride[0], s.stride[1]}))));
+        } else {
+          layer.module = torch::nn::AnyModule(register_module(
+              s.name, torch::nn::AvgPool2d(torch::nn::AvgPool2dOptions({s.kernel[0], s.kernel[1]})
+                                               .stride({s.stride[0], s.stride[1]}))));
+        }
+        break;
+      }
+      case LayerType::kBatchNorm:
+        // Keras' defaults: momentum 0.99 (PyTorch counts it the other way round), epsilon 1e-3.
+        if (in.size() == 3) {
+          layer.module = torch::nn::AnyModule(register_module(
+              s.name, torch::nn::BatchNorm2d(
+                          torch::nn::BatchNorm2dOptions(in[0]).momentum(0.01).eps(1e-3))));
+        } else {
+          layer.module = torch::nn::AnyModule(register_module(
+              s.name, torch::nn::BatchNorm1d(
+                          torch::nn::BatchNorm1dOptions(in[0]).momentum(0.01).eps(1e-3))));
+        }
+        break;
+      case LayerType::kDropout:
+        layer.module = torch::nn::AnyModule(
+            register_module(s.name, torch::nn::Dropout(torch::nn::DropoutOptions(s.rate))));
+        break;
+      case LayerType::kFlatten:
+        break;
+      case LayerType::kDense: {
+        auto linear = register_module(
+            s.name, torch::nn::Linear(
+                        torch::nn::LinearOptions(in[0], shapes_[i].output[0]).bias(s.use_bias)));
+        glorot_uniform_(linear->weight);
+        if (s.use_bias) torch::nn::init::zeros_(linear->bias);
+        layer.kernel = linear->weight;
+        layer.module = torch::nn::AnyModule(linear);
+        break;
+      }
+    }
+    layers_.push_back(std::move(layer));
+    in = shapes_[i].output;
+  }
+}
+
+torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
+                                   std::vector<torch::Tensor>* activations) {
+  torch::Tensor x = input;
+  const std::size_t last = layers_.size() - 1;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    if (layer.needs_pad) {
+      const auto& p = layer.pad;
+      // Max pooling pads with -inf so the padding never wins, as TensorFlow does.
+      const double value = layer.spec->type == LayerType::kMaxPool
+                               ? -std::numeric_limits<double>::infinity()
+                               : 0.0;
+      x = F::pad(x, F::PadFuncOptions({p[0], p[1], p[2], p[3]}).value(value));
+    }
+    if (layer.spec->type == LayerType::kFlatten) {
+      x = x.flatten(1);
+    } else {
+      x = layer.module.forward(x);
+    }
+    x = activate(x, layer.spec->activation, i == last);
+    if (activations != nullptr) activations->push_back(x);
+  }
+  return x;
+}
+
+torch::Tensor NetworkImpl::predict_proba(const torch::Tensor& x) {
+  return torch::softmax(forward(x), 1);
+}
+
+torch::Tensor NetworkImpl::l2_penalty() const {
+  torch::Tensor total = torch::zeros({}, torch::kFloat32);
+  for (const Layer& layer : layers_) {
+    if (layer.spec->l2 > 0 && layer.kernel.defined()) {
+      total = total + layer.spec->l2 * layer.kernel.pow(2).sum();
+    }
+  }
+  return total;
+}
+
+}  // namespace cnnlab

@@ -1,0 +1,180 @@
+#include "cnnlab/training/run.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cnnlab/data/image_file.h"
+#include "cnnlab/error.h"
+#include "cnnlab/io/atomic_file.h"
+#include "cnnlab/models/summary.h"
+#include "cnnlab/training/checkpoint.h"
+
+namespace cnnlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kConfigFile = "config.toml";
+constexpr const char* kMetricsFile = "metrics.json";
+
+int64_t parameter_count(Network& network) {
+  int64_t n = 0;
+  for (const auto& p : network->parameters()) n += p.numel();
+  return n;
+}
+
+// Fills the parts of the config that come from the dataset and checks that they agree with what
+// the config file states.
+void bind_to_dataset(RunConfig& config, const LoadedData& data) {
+  const std::array<int64_t, 3> input{data.train.channels(), data.train.height(), data.train.width()};
+  config.model.input = input;
+  config.model.num_classes = data.train.num_classes();
+  config.class_names = data.train.class_names;
+  if (data.normalization.enabled()) {
+    config.data.mean(data.normalization.mean).std(data.normalization.std);
+  }
+}
+
+RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer, const LoadedData& data,
+                 FitStatus status) {
+  RunResult result;
+  result.run_dir = run_dir;
+  result.status = status;
+  result.params = parameter_count(trainer.network());
+  result.epochs_done = static_cast<int64_t>(trainer.history().epochs.size());
+  int64_t images = 0;
+  for (const auto& epoch : trainer.history().epochs) {
+    result.train_seconds += epoch.seconds;
+    images += std::min(epoch.steps * config.train.batch_size(), data.train.size());
+  }
+  result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
+  if (status != FitStatus::kCompleted) return result;
+  result.test = evaluate(trainer.network(), data.test, data.normalization,
+                         config.train.eval_batch_size());
+  const nlohmann::json metrics = {
+      {"test_accuracy", result.test.accuracy},
+      {"test_loss", result.test.loss},
+      {"test_count", result.test.count},
+      {"epochs", result.epochs_done},
+      {"best_val_accuracy", trainer.state().best_val_accuracy},
+      {"final_val_accuracy",
+       trainer.history().epochs.empty() ? 0.0 : trainer.history().epochs.back().val_accuracy},
+      {"params", result.params},
+      {"train_seconds", result.train_seconds},
+      {"train_images_per_second", result.images_per_second},
+      {"threads", torch::get_num_threads()},
+  };
+  write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
+  return result;
+}
+
+Network build_network(const RunConfig& config) {
+  torch::manual_seed(config.train.seed());
+  return Network(config.model);
+}
+
+}  // namespace
+
+fs::path fresh_run_dir(const fs::path& parent, const std::string& name) {
+  fs::path dir = parent / name;
+  for (int i = 2; fs::exists(dir); ++i) dir = parent / fmt::format("{}-{}", name, i);
+  return dir;
+}
+
+int64_t apply_thread_setting(int64_t threads) {
+  const int64_t n = threads > 0 ? threads
+                                : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  torch::set_num_threads(static_cast<int>(n));
+  return n;
+}
+
+RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_dir,
+                    const TrainerCallbacks& callbacks) {
+  apply_thread_setting(config.threads);
+  LoadedData data = load_data(config.data, root);
+  bind_to_dataset(config, data);
+  Network network = build_network(config);
+  ensure_writable_directory(run_dir);
+  if (fs::exists(run_dir / kConfigFile)) {
+    throw IoError(fmt::format("{}: already holds a run; choose another --out, or continue it with "
+                              "--resume {}",
+                              run_dir.string(), run_dir.string()));
+  }
+  write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
+  write_file_atomically(run_dir / kConfigFile, to_toml(config));
+  Trainer trainer(network, config.train, run_dir);
+  const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  return finish(run_dir, config, trainer, data, status);
+}
+
+RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
+                     const TrainerCallbacks& callbacks) {
+  if (!fs::is_regular_file(run_dir / kConfigFile)) {
+    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
+                                      kConfigFile));
+  }
+  RunConfig config = load_config_file(run_dir / kConfigFile);
+  apply_thread_setting(config.threads);
+  LoadedData data = load_data(config.data, root);
+  const auto saved_input = config.model.input;
+  bind_to_dataset(config, data);
+  if (saved_input != config.model.input) {
+    throw ConfigError(fmt::format("{}: the run was trained on {}x{}x{} images, the dataset now has "
+                                  "{}x{}x{}",
+                                  run_dir.string(), saved_input[0], saved_input[1], saved_input[2],
+                                  config.model.input[0], config.model.input[1],
+                                  config.model.input[2]));
+  }
+  Trainer trainer(build_network(config), config.train, run_dir);
+  trainer.resume();
+  const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  return finish(run_dir, config, trainer, data, status);
+}
+
+LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint) {
+  if (checkpoint != "best" && checkpoint != "last") {
+    throw ConfigError(fmt::format("--checkpoint: expected best or last, found '{}'", checkpoint));
+  }
+  if (!fs::is_regular_file(run_dir / kConfigFile)) {
+    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
+                                      kConfigFile));
+  }
+  LoadedRun run;
+  run.config = load_config_file(run_dir / kConfigFile);
+  if (run.config.class_names.empty()) {
+    throw ConfigError(fmt::format("{}: [model] classes is missing", (run_dir / kConfigFile).string()));
+  }
+  run.network = Network(run.config.model);
+  fs::path path = run_dir / "checkpoints" / (checkpoint + ".pt");
+  if (checkpoint == "best" && !fs::exists(path)) path = run_dir / "checkpoints" / "last.pt";
+  load_checkpoint(path, *run.network, nullptr);
+  run.network->eval();
+  run.normalization = Normalization{run.config.data.mean(), run.config.data.std()};
+  return run;
+}
+
+std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<fs::path>& files,
+                                      int64_t top_k, bool invert) {
+  if (top_k <= 0) throw ConfigError(fmt::format("--top: expected a count > 0, found {}", top_k));
+  const auto& input = run.config.model.input;
+  std::vector<Prediction> predictions;
+  torch::NoGradGuard no_grad;
+  for (const auto& file : files) {
+    auto image = read_image_file(file, input[0], input[1], input[2]);
+    if (invert) image = 255 - image;
+    const auto probabilities =
+        run.network->predict_proba(to_network_input(image.unsqueeze(0), run.normalization))[0];
+    const int64_t k = std::min<int64_t>(top_k, probabilities.size(0));
+    const auto [values, indices] = probabilities.topk(k);
+    Prediction prediction{file, {}};
+    for (int64_t i = 0; i < k; ++i) {
+      prediction.top.emplace_back(indices[i].item<int64_t>(), values[i].item<double>());
+    }
+    predictions.push_back(std::move(prediction));
+  }
+  return predictions;
+}
+
+}  // namespace cnnlab

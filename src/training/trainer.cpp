@@ -1,0 +1,213 @@
+#include "cnnlab/training/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+#include "cnnlab/error.h"
+#include "cnnlab/training/evaluate.h"
+
+namespace cnnlab {
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+torch::Tensor default_rng_state() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_default_rng_state(const torch::Tensor& state) {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+}  // namespace
+
+void validate(const TrainerOptions& options) {
+  if (options.epochs() <= 0) {
+    throw ConfigError(fmt::format("train.epochs: expected a count > 0, found {}", options.epochs()));
+  }
+  if (options.batch_size() <= 0) {
+    throw ConfigError(
+        fmt::format("train.batch_size: expected a count > 0, found {}", options.batch_size()));
+  }
+  if (options.eval_batch_size() <= 0) {
+    throw ConfigError(fmt::format("train.eval_batch_size: expected a count > 0, found {}",
+                                  options.eval_batch_size()));
+  }
+  if (!(options.label_smoothing() >= 0 && options.label_smoothing() < 1)) {
+    throw ConfigError(fmt::format("train.label_smoothing: expected a value in [0, 1), found {}",
+                                  options.label_smoothing()));
+  }
+  if (options.checkpoint_every_steps() < 0) {
+    throw ConfigError(fmt::format("train.checkpoint_every_steps: expected a count ≥ 0, found {}",
+                                  options.checkpoint_every_steps()));
+  }
+}
+
+Trainer::Trainer(Network network, TrainerOptions options, fs::path run_dir)
+    : network_(std::move(network)), options_(std::move(options)), run_dir_(std::move(run_dir)) {
+  validate(options_);
+  optimizer_ = make_optimizer(options_.optimizer(), network_->parameters());
+}
+
+void Trainer::resume() {
+  if (run_dir_.empty()) throw CheckpointError("resume needs a run directory");
+  state_ = load_checkpoint(run_dir_ / "checkpoints" / "last.pt", *network_, optimizer_.get());
+  if (state_.rng_state.defined()) set_default_rng_state(state_.rng_state);
+  History history = read_history(run_dir_);
+  // Lines written after the checkpoint describe steps that will run again: drop them.
+  History kept;
+  for (const auto& step : history.steps) {
+    if (step.global_step <= state_.global_step) kept.steps.push_back(step);
+  }
+  for (const auto& epoch : history.epochs) {
+    if (epoch.epoch <= state_.epoch) kept.epochs.push_back(epoch);
+  }
+  history_ = std::move(kept);
+}
+
+torch::Tensor Trainer::epoch_order(int64_t epoch, int64_t n) const {
+  // A generator of its own per epoch: the order depends only on (seed, epoch), so a resumed run
+  // shuffles exactly as an uninterrupted one.
+  auto generator = at::detail::createCPUGenerator(options_.seed() * 1000003ULL +
+                                                  static_cast<uint64_t>(epoch) + 1);
+  return torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+}
+
+void Trainer::save_checkpoint(const fs::path& path) {
+  state_.rng_state = default_rng_state();
+  cnnlab::save_checkpoint(path, *network_, optimizer_.get(), state_);
+}
+
+FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
+                       const TrainerCallbacks& callbacks) {
+  if (train.size() == 0) throw ConfigError("train: the training set is empty");
+  const int64_t n = train.size();
+  const int64_t batch = options_.batch_size();
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * options_.epochs();
+  const fs::path checkpoint_dir = run_dir_ / "checkpoints";
+  HistoryWriter writer;
+  if (!run_dir_.empty()) {
+    fs::create_directories(checkpoint_dir);
+    writer.open(run_dir_, &history_);
+  }
+  const double lr = options_.optimizer().lr();
+  const F::CrossEntropyFuncOptions loss_options =
+      F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing());
+
+  for (; state_.epoch < options_.epochs(); ++state_.epoch) {
+    const int64_t epoch = state_.epoch;
+    if (callbacks.on_epoch_begin) callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
+    const auto order = epoch_order(epoch, n);
+    const auto start = Clock::now();
+    const double seconds_before = state_.epoch_seconds;
+    network_->train();
+    for (; state_.step_in_epoch < steps_per_epoch; ++state_.step_in_epoch) {
+      const int64_t begin = state_.step_in_epoch * batch;
+      const auto index = order.slice(0, begin, std::min(begin + batch, n));
+      const auto x = to_network_input(train.images.index_select(0, index), norm);
+      const auto y = train.labels.index_select(0, index);
+      const double step_lr = lr_at(options_.schedule(), lr, state_.global_step, total_steps,
+                                   steps_per_epoch);
+      set_learning_rate(*optimizer_, step_lr);
+      optimizer_->zero_grad();
+      const auto logits = network_->forward(x);
+      auto loss = F::cross_entropy(logits, y, loss_options) + network_->l2_penalty();
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        throw DivergenceError(fmt::format(
+            "training diverged at epoch {}, step {}: the loss became {}. The learning rate ({:g}) "
+            "is likely too high; the last checkpoint before this step is kept.",
+            epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
+      }
+      loss.backward();
+      optimizer_->step();
+      const auto batch_size = static_cast<double>(index.size(0));
+      const double correct = logits.argmax(1).eq(y).sum().item<double>();
+      state_.epoch_loss_sum += loss_value * batch_size;
+      state_.epoch_correct += correct;
+      state_.epoch_seen += index.size(0);
+      ++state_.global_step;
+      state_.epoch_seconds = seconds_before + seconds_since(start);
+
+      StepRecord record{epoch + 1, state_.global_step, loss_value, correct / batch_size, step_lr};
+      history_.steps.push_back(record);
+      if (writer.is_open()) writer.append(record);
+      if (callbacks.on_step_end) {
+        const double seen = static_cast<double>(state_.epoch_seen);
+        callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch + 1, steps_per_epoch,
+                                        state_.global_step, state_.epoch_loss_sum / seen,
+                                        state_.epoch_correct / seen, step_lr,
+                                        state_.epoch_seconds});
+      }
+      const bool stop = callbacks.stop_requested && callbacks.stop_requested();
+      const bool periodic = options_.checkpoint_every_steps() > 0 &&
+                            state_.global_step % options_.checkpoint_every_steps() == 0;
+      if ((stop || periodic) && state_.step_in_epoch + 1 < steps_per_epoch && !run_dir_.empty()) {
+        ++state_.step_in_epoch;  // the checkpoint records the step as done
+        save_checkpoint(checkpoint_dir / "last.pt");
+        --state_.step_in_epoch;
+      }
+      if (stop && state_.step_in_epoch + 1 < steps_per_epoch) {
+        ++state_.step_in_epoch;
+        return FitStatus::kInterrupted;
+      }
+    }
+
+    const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
+    EpochRecord record;
+    record.epoch = epoch + 1;
+    record.epochs = options_.epochs();
+    record.loss = state_.epoch_loss_sum / seen;
+    record.accuracy = state_.epoch_correct / seen;
+    record.val_loss = NAN;
+    record.val_accuracy = NAN;
+    if (validation.size() > 0) {
+      const EvalResult val = evaluate(network_, validation, norm, options_.eval_batch_size());
+      record.val_loss = val.loss;
+      record.val_accuracy = val.accuracy;
+    }
+    record.lr = history_.steps.empty() ? lr : history_.steps.back().lr;
+    record.seconds = seconds_before + seconds_since(start);
+    record.steps = steps_per_epoch;
+    history_.epochs.push_back(record);
+    if (writer.is_open()) writer.append(record);
+
+    const bool improved = validation.size() > 0 && record.val_accuracy > state_.best_val_accuracy;
+    if (improved) state_.best_val_accuracy = record.val_accuracy;
+    // The state saved is "start of the next epoch".
+    state_.step_in_epoch = 0;
+    state_.epoch_loss_sum = state_.epoch_correct = 0;
+    state_.epoch_seen = 0;
+    state_.epoch_seconds = 0;
+    ++state_.epoch;
+    if (!run_dir_.empty()) {
+      save_checkpoint(checkpoint_dir / "last.pt");
+      if (improved) save_checkpoint(checkpoint_dir / "best.pt");
+    }
+    --state_.epoch;
+    if (callbacks.on_epoch_end) callbacks.on_epoch_end(record);
+    if (callbacks.stop_requested && callbacks.stop_requested()) {
+      ++state_.epoch;
+      return state_.epoch < options_.epochs() ? FitStatus::kInterrupted : FitStatus::kCompleted;
+    }
+  }
+  return FitStatus::kCompleted;
+}
+
+}  // namespace cnnlab
