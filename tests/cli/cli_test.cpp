@@ -1,0 +1,184 @@
+// Runs the cnnlab command as a user would and checks exit codes and messages.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+};
+
+Outcome run_cnnlab(const std::string& arguments) {
+  const std::string command = std::string(CNNLAB_BINARY) + " " + arguments + " 2>&1";
+  Outcome outcome;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return outcome;
+}
+
+// A model small enough for 4x4 images, and a data root with a tiny MNIST-style dataset.
+struct TinySetup {
+  TempDir dir;
+  std::string config;
+  std::string data_dir;
+  TinySetup(int n_train = 60, int epochs = 2) {
+    testing::write_tiny_mnist(dir / "data" / "mnist", n_train, 20);
+    config = (dir / "tiny.toml").string();
+    testing::write_text(config, "name = \"tiny\"\n[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
+                                "activation = \"relu\"\n[[model.layers]]\ntype = \"flatten\"\n"
+                                "[[model.layers]]\ntype = \"dense\"\nactivation = \"softmax\"\n"
+                                "[train]\nbatch_size = 10\nepochs = " +
+                                    std::to_string(epochs) + "\n");
+    data_dir = (dir / "data").string();
+  }
+};
+
+void expect_clean_error(const Outcome& outcome, const std::string& message) {
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+  EXPECT_NE(outcome.output.find("cnnlab: error: "), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find(message), std::string::npos) << outcome.output;
+  EXPECT_EQ(outcome.output.find("Exception raised from"), std::string::npos) << outcome.output;
+  EXPECT_EQ(outcome.output.find("terminate called"), std::string::npos) << outcome.output;
+}
+
+TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  const Outcome train = run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
+                                   " --out " + run);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("Epoch 2/2"), std::string::npos);
+  EXPECT_NE(train.output.find("6/6 [==============================] - "), std::string::npos)
+      << train.output;
+  EXPECT_NE(train.output.find(" - val_accuracy: "), std::string::npos);
+  EXPECT_NE(train.output.find("Test accuracy: "), std::string::npos);
+
+  const Outcome evaluate = run_cnnlab("evaluate " + run + " --data-dir " + setup.data_dir);
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  // The accuracy evaluate prints is the one training printed for the last checkpoint or the best.
+  EXPECT_NE(evaluate.output.find("Test accuracy: "), std::string::npos);
+}
+
+TEST(CliTest, UnknownConfigOptionIsAClearError) {
+  TinySetup setup;
+  expect_clean_error(run_cnnlab("train -c " + setup.config + " --set train.epoks=3 --data-dir " +
+                                setup.data_dir + " --out " + (setup.dir / "r").string()),
+                     "train.epoks: unknown option for [train] (did you mean 'epochs'?)");
+}
+
+TEST(CliTest, MissingDatasetSaysWhereItLooked) {
+  TinySetup setup;
+  expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " +
+                                (setup.dir / "nowhere").string() + " --out " +
+                                (setup.dir / "r").string()),
+                     "dataset 'mnist' not found");
+}
+
+TEST(CliTest, CorruptDatasetNamesTheFile) {
+  TinySetup setup;
+  testing::write_bytes(setup.dir / "data" / "mnist" / "t10k-labels-idx1-ubyte", {0, 0, 8, 3, 0});
+  expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
+                                " --out " + (setup.dir / "r").string()),
+                     "t10k-labels-idx1-ubyte: ");
+}
+
+TEST(CliTest, KernelLargerThanInputNamesTheLayer) {
+  TinySetup setup;
+  expect_clean_error(run_cnnlab("train -c " + setup.config + " --set model.layers.Conv1.kernel=9 " +
+                                "--data-dir " + setup.data_dir + " --out " +
+                                (setup.dir / "r").string()),
+                     "(Conv1): kernel 9x9 is larger than its input 4x4");
+}
+
+TEST(CliTest, UnwritableOutputIsAClearError) {
+  TinySetup setup;
+  testing::write_text(setup.dir / "file", "x");
+  expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
+                                " --out " + (setup.dir / "file" / "run").string()),
+                     "cannot create output directory");
+}
+
+TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  ASSERT_EQ(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
+                .exit_code,
+            0);
+  // Edit the run's config so that it describes another model than its checkpoint holds.
+  std::ifstream in(setup.dir / "run" / "config.toml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("filters = 4");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 11, "filters = 6");
+  testing::write_text(setup.dir / "run" / "config.toml", text);
+  expect_clean_error(run_cnnlab("evaluate " + run + " --data-dir " + setup.data_dir),
+                     "checkpoint is from another model");
+}
+
+TEST(CliTest, PredictRejectsNonImages) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  ASSERT_EQ(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
+                .exit_code,
+            0);
+  testing::write_text(setup.dir / "x.png", "hello");
+  expect_clean_error(run_cnnlab("predict " + run + " " + (setup.dir / "x.png").string()),
+                     "x.png: not a readable image");
+}
+
+TEST(CliTest, InterruptSavesAndResumeFinishes) {
+  TinySetup setup(2000, 400);
+  const fs::path run = setup.dir / "run";
+  const std::string command = std::string(CNNLAB_BINARY) + " train -c " + setup.config +
+                              " --data-dir " + setup.data_dir + " --out " + run.string() +
+                              " > " + (setup.dir / "log.txt").string() + " 2>&1";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until a few epochs are done, then press Ctrl-C.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::size_t lines = 0;
+  while (lines < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream epochs(run / "epochs.csv");
+    lines = static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(epochs),
+                                                std::istreambuf_iterator<char>(), '\n'));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  std::ifstream log_file(setup.dir / "log.txt");
+  const std::string log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_NE(log.find("cnnlab train --resume " + run.string()), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(run / "metrics.json"));
+
+  const Outcome resumed = run_cnnlab("train --resume " + run.string() + " --data-dir " + setup.data_dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("Epoch 400/400"), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "metrics.json"));
+}
+
+}  // namespace
+}  // namespace cnnlab

@@ -1,0 +1,179 @@
+#include "cnnlab/config/run_config.h"
+
+#include <gtest/gtest.h>
+
+#include "cnnlab/error.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+constexpr const char* kConfig = R"(name = "exp"
+[data]
+dataset = "cifar10"
+validation_split = 0.2
+normalize = true
+
+[[model.layers]]
+type = "conv2d"
+filters = 16
+kernel = 5
+stride = [1, 2]
+padding = "same"
+activation = "relu"
+
+[[model.layers]]
+type = "maxpool"
+size = 3
+
+[[model.layers]]
+type = "flatten"
+
+[[model.layers]]
+type = "dense"
+name = "Hidden"
+units = 64
+activation = "relu"
+l2 = 0.5
+
+[[model.layers]]
+type = "dense"
+activation = "softmax"
+
+[train]
+epochs = 7
+batch_size = 32
+optimizer = "sgd"
+lr = 0.05
+momentum = 0.8
+nesterov = true
+schedule = "onecycle"
+label_smoothing = 0.1
+l2 = 0.001
+seed = 42
+threads = 2
+)";
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(text, "bad.toml", overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(RunConfigTest, ReadsEveryPart) {
+  const RunConfig c = parse_config(kConfig, "exp.toml");
+  EXPECT_EQ(c.name, "exp");
+  EXPECT_EQ(c.data.dataset(), "cifar10");
+  EXPECT_DOUBLE_EQ(c.data.validation_split(), 0.2);
+  EXPECT_TRUE(c.data.normalize());
+  ASSERT_EQ(c.model.layers.size(), 5u);
+  const LayerSpec& conv = c.model.layers[0];
+  EXPECT_EQ(conv.name, "Conv1");
+  EXPECT_EQ(conv.kernel, (std::array<int64_t, 2>{5, 5}));
+  EXPECT_EQ(conv.stride, (std::array<int64_t, 2>{1, 2}));
+  EXPECT_EQ(conv.padding, Padding::kSame);
+  EXPECT_DOUBLE_EQ(conv.l2, 0.001);  // train.l2 applies to kernels without their own
+  EXPECT_EQ(c.model.layers[1].stride, (std::array<int64_t, 2>{3, 3}));  // pools stride by size
+  EXPECT_EQ(c.model.layers[3].name, "Hidden");
+  EXPECT_DOUBLE_EQ(c.model.layers[3].l2, 0.5);
+  EXPECT_EQ(c.model.layers[4].name, "Output");
+  EXPECT_EQ(c.train.epochs(), 7);
+  EXPECT_EQ(c.train.optimizer().kind(), OptimizerKind::kSgd);
+  EXPECT_TRUE(c.train.optimizer().nesterov());
+  EXPECT_EQ(c.train.schedule().kind(), ScheduleKind::kOneCycle);
+  EXPECT_EQ(c.train.seed(), 42u);
+  EXPECT_EQ(c.threads, 2);
+}
+
+TEST(RunConfigTest, ResolvedTomlReadsBackEqual) {
+  RunConfig c = parse_config(kConfig, "exp.toml");
+  c.class_names = {"a", "b"};
+  c.model.num_classes = 2;
+  c.model.input = {3, 32, 32};
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_EQ(architecture_fingerprint(again.model), architecture_fingerprint(c.model));
+  EXPECT_EQ(again.class_names, c.class_names);
+  EXPECT_DOUBLE_EQ(again.model.layers[3].l2, 0.5);
+  EXPECT_DOUBLE_EQ(again.model.layers[0].l2, 0.001);
+}
+
+TEST(RunConfigTest, UnknownOptionSuggestsTheKnownOne) {
+  EXPECT_EQ(error_of("[train]\nepoch = 3\n[[model.layers]]\ntype = \"dense\"\n"),
+            "bad.toml:2: train.epoch: unknown option for [train] (did you mean 'epochs'?)");
+}
+
+TEST(RunConfigTest, UnknownLayerTypeNamesTheLayer) {
+  EXPECT_NE(error_of("[[model.layers]]\ntype = \"conv3d\"\n")
+                .find("bad.toml:2: model.layers[0].type: unknown layer type 'conv3d'"),
+            std::string::npos);
+}
+
+TEST(RunConfigTest, OptionOfAnotherLayerTypeIsRejected) {
+  EXPECT_NE(error_of("[[model.layers]]\ntype = \"maxpool\"\nfilters = 3\n")
+                .find("model.layers[0].filters: unknown option for a maxpool layer"),
+            std::string::npos);
+}
+
+TEST(RunConfigTest, WrongTypeSaysWhatWasFound) {
+  EXPECT_EQ(error_of("[train]\nepochs = \"five\"\n[[model.layers]]\ntype = \"dense\"\n"),
+            "bad.toml:2: train.epochs: expected an integer, found string 'five'");
+}
+
+TEST(RunConfigTest, NegativeLearningRateIsRejected) {
+  EXPECT_EQ(error_of("[train]\nlr = -0.1\n[[model.layers]]\ntype = \"dense\"\n"),
+            "bad.toml:2: train.lr: expected a learning rate > 0, found -0.1");
+}
+
+TEST(RunConfigTest, ZeroEpochsIsRejected) {
+  EXPECT_NE(error_of("[train]\nepochs = 0\n[[model.layers]]\ntype = \"dense\"\n")
+                .find("train.epochs: expected a count > 0, found 0"),
+            std::string::npos);
+}
+
+TEST(RunConfigTest, SyntaxErrorGivesLineAndColumn) {
+  EXPECT_NE(error_of("[train\n").find("bad.toml:1:"), std::string::npos);
+}
+
+TEST(RunConfigTest, MissingModelIsExplained) {
+  EXPECT_NE(error_of("name = \"x\"\n").find("missing [model]"), std::string::npos);
+}
+
+TEST(RunConfigTest, OverridesApplyBeforeValidation) {
+  const RunConfig c =
+      parse_config(kConfig, "exp.toml", {"train.epochs=2", "model.layers.Conv1.kernel=[3, 1]",
+                                         "model.layers.Hidden.units=8", "data.dataset=mnist"});
+  EXPECT_EQ(c.train.epochs(), 2);
+  EXPECT_EQ(c.model.layers[0].kernel, (std::array<int64_t, 2>{3, 1}));
+  EXPECT_EQ(c.model.layers[3].units, 8);
+  EXPECT_EQ(c.data.dataset(), "mnist");
+  EXPECT_NE(error_of(kConfig, {"train.epochs=-1"}).find("train.epochs"), std::string::npos);
+}
+
+TEST(RunConfigTest, MissingFileIsNamed) {
+  try {
+    load_config_file("no/such/config.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "no/such/config.toml: cannot read the config file");
+  }
+}
+
+TEST(RunConfigTest, ShippedMnistConfigIsTheStudyModel) {
+  const RunConfig c = load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml");
+  std::vector<std::string> names;
+  for (const auto& layer : c.model.layers) {
+    if (layer.type == LayerType::kConv2d || layer.type == LayerType::kDense) names.push_back(layer.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Conv1", "Conv2", "Dense", "Output"}));
+  EXPECT_EQ(c.train.batch_size(), 64);
+  EXPECT_EQ(c.train.epochs(), 5);
+  EXPECT_EQ(c.train.optimizer().kind(), OptimizerKind::kAdam);
+  EXPECT_DOUBLE_EQ(c.data.validation_split(), 0.1);
+}
+
+}  // namespace
+}  // namespace cnnlab

@@ -1,0 +1,35 @@
+#include "cnnlab/models/summary.h"
+
+#include <gtest/gtest.h>
+
+#include "cnnlab/config/run_config.h"
+
+namespace cnnlab {
+namespace {
+
+TEST(SummaryTest, ListsLayersShapesAndTotals) {
+  const RunConfig config = parse_config(R"(
+name = "tiny"
+[[model.layers]]
+type = "conv2d"
+filters = 32
+kernel = 3
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+units = 10
+)",
+                                        "tiny.toml");
+  const std::string text = model_summary(config.model, "tiny");
+  EXPECT_NE(text.find("Model: \"tiny\""), std::string::npos);
+  EXPECT_NE(text.find("Conv1 (Conv2D)"), std::string::npos);
+  EXPECT_NE(text.find("(None, 32, 26, 26)"), std::string::npos);
+  EXPECT_NE(text.find("Output (Dense)"), std::string::npos);
+  // 32·9 + 32 = 320 and 21632·10 + 10 = 216,330.
+  EXPECT_NE(text.find("Total params: 216,650"), std::string::npos);
+  EXPECT_NE(text.find("Non-trainable params: 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cnnlab

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace cnnlab::testing {
+
+/// A fresh directory, removed with its contents when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_bytes(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+void write_gzip(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+/// Bytes of an IDX file: the magic number (big-endian) and dimensions, then `data`.
+std::vector<std::uint8_t> idx_bytes(int32_t magic, const std::vector<int32_t>& dims,
+                                    const std::vector<std::uint8_t>& data);
+
+/// Writes an MNIST-style dataset folder (train-/t10k- images and labels) with `n` tiny
+/// 4x4 images per split, images of class c filled with value 20·c.
+void write_tiny_mnist(const std::filesystem::path& dir, int n_train, int n_test);
+
+/// The data root of the real datasets ($CNNLAB_DATA), or empty when it is not set or lacks
+/// `dataset_folder`.
+std::filesystem::path real_data_root(const std::string& dataset_folder);
+
+}  // namespace cnnlab::testing

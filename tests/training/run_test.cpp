@@ -1,0 +1,85 @@
+#include "cnnlab/training/run.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cnnlab/data/image_file.h"
+#include "cnnlab/error.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+RunConfig mnist_slice() {
+  return load_config_file(fs::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml",
+                          {"data.train_limit=8000", "data.test_limit=2000", "train.epochs=2"});
+}
+
+// End to end on a slice of the real MNIST: only a working loader, model, loss, optimizer and
+// evaluation reach 90% from 7,200 training images in two epochs (chance is 10%).
+TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
+  const auto root = testing::real_data_root("mnist");
+  if (root.empty()) GTEST_SKIP() << "CNNLAB_DATA does not hold mnist/";
+  TempDir dir;
+  const DataRoot data_root{root, "$CNNLAB_DATA"};
+  const RunResult result = train_run(mnist_slice(), data_root, dir / "run");
+  ASSERT_EQ(result.status, FitStatus::kCompleted);
+  EXPECT_GT(result.test.accuracy, 0.90);
+  EXPECT_EQ(result.test.count, 2000);
+
+  std::ifstream metrics_file(dir / "run" / "metrics.json");
+  const auto metrics = nlohmann::json::parse(metrics_file);
+  EXPECT_DOUBLE_EQ(metrics["test_accuracy"].get<double>(), result.test.accuracy);
+  for (const char* name : {"config.toml", "summary.txt", "steps.csv", "epochs.csv",
+                           "checkpoints/last.pt", "checkpoints/best.pt"}) {
+    EXPECT_TRUE(fs::exists(dir / "run" / name)) << name;
+  }
+
+  // The saved run evaluates to the same accuracy as the run reported.
+  LoadedRun run = load_run(dir / "run", "last");
+  const Dataset test = load_test_set(run.config.data, data_root);
+  EXPECT_NEAR(evaluate(run.network, test, run.normalization, 500).accuracy, result.test.accuracy,
+              1e-9);
+
+  // predict on a PNG of a test image agrees with the network on the same pixels.
+  write_png(dir / "digit.png", test.images[0]);
+  const auto predictions = predict_files(run, {dir / "digit.png"}, 3, false);
+  ASSERT_EQ(predictions.size(), 1u);
+  ASSERT_EQ(predictions[0].top.size(), 3u);
+  const auto probabilities = predict_probabilities(run.network, test.slice(0, 1), run.normalization, 1);
+  EXPECT_EQ(predictions[0].top[0].first, probabilities[0].argmax().item<int64_t>());
+  EXPECT_NEAR(predictions[0].top[0].second, probabilities[0].max().item<double>(), 1e-5);
+  EXPECT_GE(predictions[0].top[0].second, predictions[0].top[1].second);
+}
+
+TEST(RunTest, RefusesToOverwriteARun) {
+  TempDir dir;
+  testing::write_tiny_mnist(dir / "data" / "mnist", 50, 10);
+  RunConfig config = load_config_file(fs::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml",
+                                      {"train.epochs=1", "model.layers.Conv1.kernel=1",
+                                       "model.layers.Conv2.kernel=1", "model.layers.Pool2.size=1"});
+  const DataRoot root{dir / "data", "test"};
+  ASSERT_EQ(train_run(config, root, dir / "run").status, FitStatus::kCompleted);
+  try {
+    train_run(config, root, dir / "run");
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds a run"), std::string::npos);
+  }
+}
+
+TEST(RunTest, FreshRunDirCountsUp) {
+  TempDir dir;
+  EXPECT_EQ(fresh_run_dir(dir.path(), "mnist"), dir / "mnist");
+  fs::create_directory(dir / "mnist");
+  fs::create_directory(dir / "mnist-2");
+  EXPECT_EQ(fresh_run_dir(dir.path(), "mnist"), dir / "mnist-3");
+}
+
+}  // namespace
+}  // namespace cnnlab

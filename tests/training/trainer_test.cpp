@@ -1,0 +1,152 @@
+#include "cnnlab/training/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include "cnnlab/config/run_config.h"
+#include "cnnlab/error.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+using testing::TempDir;
+
+ModelSpec small_model() {
+  ModelSpec spec = parse_config(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 4
+kernel = 3
+activation = "relu"
+[[model.layers]]
+type = "batchnorm"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dropout"
+rate = 0.3
+[[model.layers]]
+type = "dense"
+units = 3
+l2 = 0.001
+)",
+                                "m.toml")
+                    .model;
+  spec.input = {1, 6, 6};
+  spec.num_classes = 3;
+  return spec;
+}
+
+// Three classes told apart by which third of the image is bright.
+Dataset synthetic(int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto labels = torch::randint(0, 3, {n}, torch::kInt64);
+  auto images = torch::randint(0, 60, {n, 1, 6, 6}, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = labels[i].item<int64_t>();
+    images[i].narrow(2, 2 * c, 2).add_(150);
+  }
+  return Dataset{images.to(torch::kUInt8), labels, {"left", "middle", "right"}};
+}
+
+TrainerOptions options() {
+  return TrainerOptions()
+      .epochs(3)
+      .batch_size(16)
+      .seed(5)
+      .schedule(ScheduleOptions().kind(ScheduleKind::kCosine))
+      .optimizer(OptimizerOptions().lr(0.01));
+}
+
+Network fresh_network(uint64_t seed) {
+  torch::manual_seed(seed);
+  return Network(small_model());
+}
+
+TEST(TrainerTest, LearnsASimpleTask) {
+  TempDir dir;
+  Trainer trainer(fresh_network(1), options(), dir.path());
+  const Dataset train = synthetic(300, 1), val = synthetic(90, 2);
+  ASSERT_EQ(trainer.fit(train, val, {}), FitStatus::kCompleted);
+  ASSERT_EQ(trainer.history().epochs.size(), 3u);
+  EXPECT_GT(trainer.history().epochs.back().val_accuracy, 0.9);
+  EXPECT_EQ(trainer.history().steps.size(), 3u * 19u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "checkpoints" / "last.pt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "checkpoints" / "best.pt"));
+  const History on_disk = read_history(dir.path());
+  EXPECT_EQ(on_disk.steps.size(), trainer.history().steps.size());
+  ASSERT_EQ(on_disk.epochs.size(), 3u);
+  EXPECT_NEAR(on_disk.epochs[2].val_accuracy, trainer.history().epochs[2].val_accuracy, 1e-6);
+}
+
+TEST(TrainerTest, ResumeGivesTheSameWeightsAsAnUninterruptedRun) {
+  const Dataset train = synthetic(200, 3), val = synthetic(40, 4);
+  TempDir straight_dir, resumed_dir;
+  torch::set_num_threads(1);
+  Trainer straight(fresh_network(7), options(), straight_dir.path());
+  ASSERT_EQ(straight.fit(train, val, {}), FitStatus::kCompleted);
+
+  for (int64_t stop_at : {17, 33}) {  // in the middle of epoch 2, then of epoch 3 (13 steps each)
+    int64_t steps = 0;
+    TrainerCallbacks stop;
+    stop.stop_requested = [&] { return ++steps == stop_at; };
+    if (stop_at == 17) {
+      Trainer first(fresh_network(7), options(), resumed_dir.path());
+      ASSERT_EQ(first.fit(train, val, {}, stop), FitStatus::kInterrupted);
+    } else {
+      // A second interruption, of a resumed run, must resume as well.
+      Trainer second(fresh_network(123), options(), resumed_dir.path());
+      second.resume();
+      steps = 17;
+      ASSERT_EQ(second.fit(train, val, {}, stop), FitStatus::kInterrupted);
+    }
+  }
+  Trainer last(fresh_network(456), options(), resumed_dir.path());
+  last.resume();
+  ASSERT_EQ(last.fit(train, val, {}), FitStatus::kCompleted);
+
+  const auto expected = straight.network()->named_parameters();
+  const auto got = last.network()->named_parameters();
+  for (const auto& item : expected) {
+    EXPECT_TRUE(torch::equal(item.value(), got[item.key()])) << item.key();
+  }
+  const auto expected_buffers = straight.network()->named_buffers();
+  const auto got_buffers = last.network()->named_buffers();
+  for (const auto& item : expected_buffers) {
+    EXPECT_TRUE(torch::equal(item.value(), got_buffers[item.key()])) << item.key();
+  }
+  const History a = read_history(straight_dir.path()), b = read_history(resumed_dir.path());
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  ASSERT_EQ(a.epochs.size(), b.epochs.size());
+  EXPECT_DOUBLE_EQ(a.epochs.back().loss, b.epochs.back().loss);
+  torch::set_num_threads(2);
+}
+
+TEST(TrainerTest, DivergenceNamesEpochAndStep) {
+  TempDir dir;
+  auto opts = options();
+  opts.optimizer(OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e30).momentum(0));
+  Trainer trainer(fresh_network(1), opts, dir.path());
+  try {
+    trainer.fit(synthetic(200, 1), {}, {});
+    FAIL() << "expected divergence";
+  } catch (const DivergenceError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("training diverged at epoch 1, step "), std::string::npos);
+    EXPECT_NE(message.find("learning rate"), std::string::npos);
+  }
+}
+
+TEST(TrainerTest, RejectsBadOptions) {
+  EXPECT_THROW(Trainer(fresh_network(1), options().batch_size(0), ""), ConfigError);
+  EXPECT_THROW(Trainer(fresh_network(1), options().label_smoothing(1.5), ""), ConfigError);
+  try {
+    Trainer(fresh_network(1), options().optimizer(OptimizerOptions().lr(-1)), "");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "train.lr: expected a value > 0, found -1");
+  }
+}
+
+}  // namespace
+}  // namespace cnnlab
