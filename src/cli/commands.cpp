@@ -60,7 +60,8 @@ int train_command(const TrainArgs& args) {
   const DataRoot root = resolve_data_root(args.data_dir);
   if (!args.resume.empty()) {
     if (!args.config.empty() || !args.overrides.empty() || !args.out.empty()) {
-      throw ConfigError("--resume continues a run with its own config; drop --config, --set and --out");
+      throw ConfigError(
+          "--resume continues a run with its own config; drop --config, --set and --out");
     }
     fmt::print("Resuming {}\n", args.resume);
     return report(resume_run(args.resume, root, progress_callbacks(bar)));

@@ -1,8 +1,9 @@
 // The cnnlab command: a thin layer over the library that parses arguments, prints progress and
 // turns errors into messages and exit codes.
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 #include "cnnlab/error.h"
 #include "commands.h"
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
                         "Invert pixel values (dark digits on white paper for an MNIST model)");
 
   SummaryArgs summary;
-  auto* summary_cmd = app.add_subcommand("summary", "Print a Keras-style table of a config's model");
+  auto* summary_cmd =
+      app.add_subcommand("summary", "Print a Keras-style table of a config's model");
   summary_cmd->add_option("-c,--config", summary.config, "Config file (TOML)")->required();
   summary_cmd->add_option("-s,--set", summary.overrides, "Override a config option (repeatable)");
   summary_cmd->add_option("--data-dir", summary.data_dir, "Folder holding the datasets");

@@ -61,7 +61,8 @@ void ProgressBar::step(const StepEvent& event) {
 }
 
 void ProgressBar::epoch_end(const EpochRecord& record) {
-  const double per_step_ms = 1000.0 * record.seconds / static_cast<double>(std::max<int64_t>(record.steps, 1));
+  const double per_step_ms =
+      1000.0 * record.seconds / static_cast<double>(std::max<int64_t>(record.steps, 1));
   std::string line = fmt::format("{} - {} {:.0f}ms/step - loss: {:.4f} - accuracy: {:.4f}",
                                  bar(record.steps, record.steps), format_duration(record.seconds),
                                  per_step_ms, record.loss, record.accuracy);

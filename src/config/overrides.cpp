@@ -41,9 +41,8 @@ toml::table* find_layer(toml::array& layers, const std::string& key) {
     LayerType type = LayerType::kConv2d;
     if (auto* table = node.as_table()) {
       try {
-        type = parse_layer_type(table->get("type") ? table->get("type")->value_or(std::string())
-                                                   : std::string(),
-                                "");
+        type = parse_layer_type(
+            table->get("type") ? table->get("type")->value_or(std::string()) : std::string(), "");
       } catch (const ConfigError&) {
         // An unknown type is reported when the config is read; here it just matches no name.
       }
@@ -82,9 +81,10 @@ void apply_override(toml::table& config, const std::string& text) {
     }
     if (auto* array = node->as_array()) {
       if (i + 2 >= parts.size()) {
-        throw ConfigError(fmt::format("--set {}: '{}' is a list; name an element and an option, "
-                                      "e.g. model.layers.Conv1.kernel=5",
-                                      text, part));
+        throw ConfigError(
+            fmt::format("--set {}: '{}' is a list; name an element and an option, "
+                        "e.g. model.layers.Conv1.kernel=5",
+                        text, part));
       }
       table = find_layer(*array, parts[++i]);
       if (table == nullptr) {

@@ -1,13 +1,12 @@
 #include "cnnlab/config/run_config.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "cnnlab/config/overrides.h"
 #include "cnnlab/error.h"
@@ -95,8 +94,8 @@ class Section {
     if (n == nullptr) return values;
     const auto* array = n->as_array();
     if (array == nullptr) {
-      throw ConfigError(fmt::format("{}: expected a list of numbers, found {}", where(key),
-                                    describe(*n)));
+      throw ConfigError(
+          fmt::format("{}: expected a list of numbers, found {}", where(key), describe(*n)));
     }
     for (const auto& element : *array) values.push_back(convert<double>(element, where(key)));
     return values;
@@ -152,8 +151,8 @@ const toml::table* subtable(Section& parent, const std::string& key) {
   const toml::node* n = parent.node(key);
   if (n == nullptr) return nullptr;
   if (const auto* table = n->as_table()) return table;
-  throw ConfigError(fmt::format("{}: expected a table [{}], found {}", parent.where(key), key,
-                                describe(*n)));
+  throw ConfigError(
+      fmt::format("{}: expected a table [{}], found {}", parent.where(key), key, describe(*n)));
 }
 
 DataOptions read_data(Section& s) {
@@ -176,8 +175,9 @@ DataOptions read_data(Section& s) {
     }
   }
   if (d.mean().size() != d.std().size()) {
-    throw ConfigError(fmt::format("{}: mean and std need the same number of values, found {} and {}",
-                                  s.where("mean"), d.mean().size(), d.std().size()));
+    throw ConfigError(
+        fmt::format("{}: mean and std need the same number of values, found {} and {}",
+                    s.where("mean"), d.mean().size(), d.std().size()));
   }
   return d;
 }
@@ -186,9 +186,10 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
   LayerSpec layer;
   const toml::node* type_node = s.node("type");
   if (type_node == nullptr) {
-    throw ConfigError(fmt::format("{}: missing 'type' (conv2d, maxpool, avgpool, batchnorm, "
-                                  "dropout, flatten or dense)",
-                                  where));
+    throw ConfigError(
+        fmt::format("{}: missing 'type' (conv2d, maxpool, avgpool, batchnorm, "
+                    "dropout, flatten or dense)",
+                    where));
   }
   layer.type = parse_layer_type(s.get<std::string>("type", ""), s.where("type"));
   layer.name = s.get<std::string>("name", "");
@@ -196,8 +197,8 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
     case LayerType::kConv2d:
       layer.filters = s.get<int64_t>("filters", 0);
       if (layer.filters <= 0) {
-        throw ConfigError(fmt::format("{}: expected filters > 0, found {}", s.where("filters"),
-                                      layer.filters));
+        throw ConfigError(
+            fmt::format("{}: expected filters > 0, found {}", s.where("filters"), layer.filters));
       }
       layer.kernel = s.get_pair("kernel", {3, 3});
       layer.stride = s.get_pair("stride", {1, 1});
@@ -238,24 +239,26 @@ ModelSpec read_model(Section& s, const std::string& source, double default_l2) {
   ModelSpec model;
   const toml::node* layers_node = s.node("layers");
   if (layers_node == nullptr) {
-    throw ConfigError(fmt::format("{}: model.layers: missing; describe the model as [[model.layers]] "
-                                  "tables",
-                                  source));
+    throw ConfigError(
+        fmt::format("{}: model.layers: missing; describe the model as [[model.layers]] "
+                    "tables",
+                    source));
   }
   const auto* layers = layers_node->as_array();
   if (layers == nullptr || layers->empty()) {
-    throw ConfigError(fmt::format("{}: expected a non-empty list of [[model.layers]] tables",
-                                  s.where("layers")));
+    throw ConfigError(
+        fmt::format("{}: expected a non-empty list of [[model.layers]] tables", s.where("layers")));
   }
   for (std::size_t i = 0; i < layers->size(); ++i) {
     const auto* table = (*layers)[i].as_table();
     const std::string path = fmt::format("model.layers[{}]", i);
     if (table == nullptr) {
-      throw ConfigError(fmt::format("{}: {}: expected a table, found {}", source, path,
-                                    describe((*layers)[i])));
+      throw ConfigError(
+          fmt::format("{}: {}: expected a table, found {}", source, path, describe((*layers)[i])));
     }
     Section layer_section(table, path, source);
-    model.layers.push_back(read_layer(layer_section, fmt::format("{}: {}", source, path), default_l2));
+    model.layers.push_back(
+        read_layer(layer_section, fmt::format("{}: {}", source, path), default_l2));
   }
   std::vector<LayerType> types;
   for (const auto& layer : model.layers) types.push_back(layer.type);
@@ -266,8 +269,8 @@ ModelSpec read_model(Section& s, const std::string& source, double default_l2) {
   std::set<std::string> names;
   for (const auto& layer : model.layers) {
     if (!names.insert(layer.name).second) {
-      throw ConfigError(fmt::format("{}: model.layers: the name '{}' is used by two layers", source,
-                                    layer.name));
+      throw ConfigError(
+          fmt::format("{}: model.layers: the name '{}' is used by two layers", source, layer.name));
     }
   }
   return model;
@@ -287,7 +290,8 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .momentum(s.get<double>("momentum", o.momentum()))
       .nesterov(s.get<bool>("nesterov", o.nesterov()));
   if (!(o.lr() > 0)) {
-    throw ConfigError(fmt::format("{}: expected a learning rate > 0, found {}", s.where("lr"), o.lr()));
+    throw ConfigError(
+        fmt::format("{}: expected a learning rate > 0, found {}", s.where("lr"), o.lr()));
   }
   sch.kind(parse_schedule(s.get<std::string>("schedule", schedule_name(sch.kind())),
                           s.where("schedule")))
@@ -298,10 +302,11 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .pct_start(s.get<double>("pct_start", sch.pct_start()));
   if (sch.warmup_epochs() < 0 || !(sch.step_epochs() > 0) || !(sch.gamma() > 0) ||
       sch.final_ratio() < 0 || !(sch.pct_start() > 0 && sch.pct_start() < 1)) {
-    throw ConfigError(fmt::format(
-        "{}: schedule options out of range: expected warmup_epochs ≥ 0, step_epochs > 0, gamma > 0, "
-        "final_ratio ≥ 0, 0 < pct_start < 1",
-        s.where("schedule")));
+    throw ConfigError(
+        fmt::format("{}: schedule options out of range: expected warmup_epochs ≥ 0, step_epochs > "
+                    "0, gamma > 0, "
+                    "final_ratio ≥ 0, 0 < pct_start < 1",
+                    s.where("schedule")));
   }
   t.optimizer(o)
       .schedule(sch)
@@ -311,7 +316,8 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .eval_batch_size(s.get<int64_t>("eval_batch_size", t.eval_batch_size()))
       .checkpoint_every_steps(s.get<int64_t>("checkpoint_every_steps", t.checkpoint_every_steps()));
   const int64_t seed = s.get<int64_t>("seed", 0);
-  if (seed < 0) throw ConfigError(fmt::format("{}: expected a seed ≥ 0, found {}", s.where("seed"), seed));
+  if (seed < 0)
+    throw ConfigError(fmt::format("{}: expected a seed ≥ 0, found {}", s.where("seed"), seed));
   t.seed(static_cast<uint64_t>(seed));
   config.threads = s.get<int64_t>("threads", config.threads);
   if (config.threads < 0) {
@@ -354,7 +360,8 @@ RunConfig parse_config(const std::string& text, const std::string& source,
   config.train = read_train(train, config);
   const double default_l2 = train.get<double>("l2", 0.0);
   if (default_l2 < 0) {
-    throw ConfigError(fmt::format("{}: expected a value ≥ 0, found {}", train.where("l2"), default_l2));
+    throw ConfigError(
+        fmt::format("{}: expected a value ≥ 0, found {}", train.where("l2"), default_l2));
   }
   train.reject_unknown("[train]");
 

@@ -12,9 +12,8 @@ namespace cnnlab {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& cifar10_default_class_names() {
-  static const std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",
-                                                 "deer",     "dog",        "frog",  "horse",
-                                                 "ship",     "truck"};
+  static const std::vector<std::string> names = {
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   return names;
 }
 
@@ -52,7 +51,8 @@ std::vector<std::string> read_class_names(const fs::path& path) {
   std::string line;
   for (std::size_t i = 0; i <= bytes.size(); ++i) {
     if (i == bytes.size() || bytes[i] == '\n') {
-      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+        line.pop_back();
       std::size_t start = 0;
       while (start < line.size() && std::isspace(static_cast<unsigned char>(line[start]))) ++start;
       if (start < line.size()) names.push_back(line.substr(start));

@@ -47,7 +47,8 @@ const DatasetInfo& info_for(const std::string& name) {
   }
   std::string names;
   for (const auto& info : registry()) names += (names.empty() ? "" : ", ") + info.name;
-  throw ConfigError(fmt::format("data.dataset: unknown dataset '{}': expected one of {}", name, names));
+  throw ConfigError(
+      fmt::format("data.dataset: unknown dataset '{}': expected one of {}", name, names));
 }
 
 fs::path dataset_dir(const DataOptions& options, const DataRoot& root) {
@@ -156,10 +157,10 @@ LoadedData load_data(const DataOptions& options, const DataRoot& root) {
   data.test = limit(load_split(options, root, false), options.test_limit());
   if (data.test.channels() != train.channels() || data.test.height() != train.height() ||
       data.test.width() != train.width()) {
-    throw DataFormatError(fmt::format(
-        "dataset '{}': test images are {}x{}x{}, training images {}x{}x{}", options.dataset(),
-        data.test.channels(), data.test.height(), data.test.width(), train.channels(),
-        train.height(), train.width()));
+    throw DataFormatError(
+        fmt::format("dataset '{}': test images are {}x{}x{}, training images {}x{}x{}",
+                    options.dataset(), data.test.channels(), data.test.height(), data.test.width(),
+                    train.channels(), train.height(), train.width()));
   }
   if (!options.mean().empty()) {
     if (options.mean().size() != options.std().size() ||

@@ -54,8 +54,8 @@ torch::Tensor to_network_input(const torch::Tensor& images, const Normalization&
               images.scalar_type());
   auto x = images.to(torch::kFloat32).div_(255.0f);
   if (norm.enabled()) {
-    TORCH_CHECK(static_cast<int64_t>(norm.mean.size()) == images.size(1),
-                "normalisation has ", norm.mean.size(), " channels, images have ", images.size(1));
+    TORCH_CHECK(static_cast<int64_t>(norm.mean.size()) == images.size(1), "normalisation has ",
+                norm.mean.size(), " channels, images have ", images.size(1));
     const auto options = torch::TensorOptions().dtype(torch::kFloat32);
     const auto mean = torch::tensor(std::vector<float>(norm.mean.begin(), norm.mean.end()), options)
                           .view({1, -1, 1, 1});

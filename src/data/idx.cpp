@@ -28,8 +28,9 @@ IdxArray read_idx(const fs::path& path) {
   GzipReader reader(path);
   std::vector<std::uint8_t> header;
   if (reader.read(header, 4) < 4) {
-    throw DataFormatError(fmt::format("{}: truncated: expected a 4-byte IDX magic number, found {} bytes",
-                                      name_of(path), header.size()));
+    throw DataFormatError(
+        fmt::format("{}: truncated: expected a 4-byte IDX magic number, found {} bytes",
+                    name_of(path), header.size()));
   }
   const int32_t magic = big_endian_int32(header.data());
   const int type = header[2];
@@ -45,9 +46,10 @@ IdxArray read_idx(const fs::path& path) {
         "{}: unsupported IDX element type: expected 0x08 (unsigned byte), found 0x{:02x}",
         name_of(path), type));
   }
-  if (reader.read(header, 4 * static_cast<std::size_t>(ndim)) < 4 * static_cast<std::size_t>(ndim)) {
-    throw DataFormatError(fmt::format("{}: truncated: the header declares {} dimensions but ends early",
-                                      name_of(path), ndim));
+  if (reader.read(header, 4 * static_cast<std::size_t>(ndim)) <
+      4 * static_cast<std::size_t>(ndim)) {
+    throw DataFormatError(fmt::format(
+        "{}: truncated: the header declares {} dimensions but ends early", name_of(path), ndim));
   }
   std::vector<int64_t> dims;
   int64_t total = 1;
@@ -59,9 +61,9 @@ IdxArray read_idx(const fs::path& path) {
     }
     dims.push_back(size);
     if (size != 0 && total > kMaxIdxBytes / size) {
-      throw DataFormatError(fmt::format(
-          "{}: header declares more than {} bytes of data; refusing to read it", name_of(path),
-          kMaxIdxBytes));
+      throw DataFormatError(
+          fmt::format("{}: header declares more than {} bytes of data; refusing to read it",
+                      name_of(path), kMaxIdxBytes));
     }
     total *= size;
   }
@@ -72,9 +74,9 @@ IdxArray read_idx(const fs::path& path) {
                                       name_of(path), total, got));
   }
   if (!reader.at_end()) {
-    throw DataFormatError(fmt::format(
-        "{}: unexpected bytes after the {} bytes of data the header declares", name_of(path),
-        total));
+    throw DataFormatError(
+        fmt::format("{}: unexpected bytes after the {} bytes of data the header declares",
+                    name_of(path), total));
   }
   auto tensor = torch::empty(dims, torch::kUInt8);
   std::memcpy(tensor.data_ptr<std::uint8_t>(), payload.data(), payload.size());

@@ -21,11 +21,11 @@ torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t he
   }
   int w = 0, h = 0, file_channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &w, &h, &file_channels, static_cast<int>(channels)),
-      stbi_image_free);
+      stbi_load(path.c_str(), &w, &h, &file_channels, static_cast<int>(channels)), stbi_image_free);
   if (!pixels) {
-    throw DataFormatError(fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}",
-                                      path.string(), stbi_failure_reason()));
+    throw DataFormatError(
+        fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}", path.string(),
+                    stbi_failure_reason()));
   }
   auto image = torch::from_blob(pixels.get(), {h, w, channels}, torch::kUInt8)
                    .permute({2, 0, 1})

@@ -81,8 +81,8 @@ std::vector<std::uint8_t> read_maybe_gzipped(const fs::path& path, std::size_t m
   std::vector<std::uint8_t> bytes;
   reader.read(bytes, max_bytes);
   if (bytes.size() == max_bytes && !reader.at_end()) {
-    throw DataFormatError(path.string() + ": file is larger than the " +
-                          std::to_string(max_bytes) + " bytes this format allows");
+    throw DataFormatError(path.string() + ": file is larger than the " + std::to_string(max_bytes) +
+                          " bytes this format allows");
   }
   return bytes;
 }

@@ -16,19 +16,22 @@ using NameTable = std::vector<std::pair<const char*, Enum>>;
 
 const NameTable<LayerType>& layer_type_names() {
   static const NameTable<LayerType> table = {
-      {"conv2d", LayerType::kConv2d},       {"maxpool", LayerType::kMaxPool},
-      {"avgpool", LayerType::kAvgPool},     {"batchnorm", LayerType::kBatchNorm},
-      {"dropout", LayerType::kDropout},     {"flatten", LayerType::kFlatten},
+      {"conv2d", LayerType::kConv2d},   {"maxpool", LayerType::kMaxPool},
+      {"avgpool", LayerType::kAvgPool}, {"batchnorm", LayerType::kBatchNorm},
+      {"dropout", LayerType::kDropout}, {"flatten", LayerType::kFlatten},
       {"dense", LayerType::kDense}};
   return table;
 }
 
 const NameTable<Activation>& activation_names() {
-  static const NameTable<Activation> table = {
-      {"linear", Activation::kLinear}, {"relu", Activation::kRelu},
-      {"leaky_relu", Activation::kLeakyRelu}, {"elu", Activation::kElu},
-      {"gelu", Activation::kGelu},     {"sigmoid", Activation::kSigmoid},
-      {"tanh", Activation::kTanh},     {"softmax", Activation::kSoftmax}};
+  static const NameTable<Activation> table = {{"linear", Activation::kLinear},
+                                              {"relu", Activation::kRelu},
+                                              {"leaky_relu", Activation::kLeakyRelu},
+                                              {"elu", Activation::kElu},
+                                              {"gelu", Activation::kGelu},
+                                              {"sigmoid", Activation::kSigmoid},
+                                              {"tanh", Activation::kTanh},
+                                              {"softmax", Activation::kSoftmax}};
   return table;
 }
 
@@ -83,13 +86,20 @@ const char* padding_name(Padding padding) { return name_in(padding_names(), padd
 
 const char* layer_keras_name(LayerType type) {
   switch (type) {
-    case LayerType::kConv2d: return "Conv2D";
-    case LayerType::kMaxPool: return "MaxPooling2D";
-    case LayerType::kAvgPool: return "AveragePooling2D";
-    case LayerType::kBatchNorm: return "BatchNormalization";
-    case LayerType::kDropout: return "Dropout";
-    case LayerType::kFlatten: return "Flatten";
-    case LayerType::kDense: return "Dense";
+    case LayerType::kConv2d:
+      return "Conv2D";
+    case LayerType::kMaxPool:
+      return "MaxPooling2D";
+    case LayerType::kAvgPool:
+      return "AveragePooling2D";
+    case LayerType::kBatchNorm:
+      return "BatchNormalization";
+    case LayerType::kDropout:
+      return "Dropout";
+    case LayerType::kFlatten:
+      return "Flatten";
+    case LayerType::kDense:
+      return "Dense";
   }
   return "?";
 }
@@ -111,11 +121,19 @@ std::vector<std::string> default_layer_names(const std::vector<LayerType>& types
   int conv = 0, pool = 0, norm = 0, dropout = 0, flatten = 0, dense = 0;
   for (LayerType t : types) {
     switch (t) {
-      case LayerType::kConv2d: names.push_back(fmt::format("Conv{}", ++conv)); break;
+      case LayerType::kConv2d:
+        names.push_back(fmt::format("Conv{}", ++conv));
+        break;
       case LayerType::kMaxPool:
-      case LayerType::kAvgPool: names.push_back(fmt::format("Pool{}", ++pool)); break;
-      case LayerType::kBatchNorm: names.push_back(fmt::format("BatchNorm{}", ++norm)); break;
-      case LayerType::kDropout: names.push_back(fmt::format("Dropout{}", ++dropout)); break;
+      case LayerType::kAvgPool:
+        names.push_back(fmt::format("Pool{}", ++pool));
+        break;
+      case LayerType::kBatchNorm:
+        names.push_back(fmt::format("BatchNorm{}", ++norm));
+        break;
+      case LayerType::kDropout:
+        names.push_back(fmt::format("Dropout{}", ++dropout));
+        break;
       case LayerType::kFlatten:
         ++flatten;
         names.push_back(flatten == 1 ? "Flatten" : fmt::format("Flatten{}", flatten));
@@ -151,7 +169,8 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
     if (!seen.insert(layer.name).second) {
       throw ConfigError(fmt::format("{}: the name '{}' is used twice", where, layer.name));
     }
-    if (layer.l2 < 0) throw ConfigError(fmt::format("{}: l2 must be ≥ 0, found {}", where, layer.l2));
+    if (layer.l2 < 0)
+      throw ConfigError(fmt::format("{}: l2 must be ≥ 0, found {}", where, layer.l2));
     LayerShape out;
     const bool spatial = shape.size() == 3;
     switch (layer.type) {
@@ -159,9 +178,10 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
       case LayerType::kMaxPool:
       case LayerType::kAvgPool: {
         if (!spatial) {
-          throw ConfigError(fmt::format("{}: expected a [channels, height, width] input, found {} "
-                                        "(after a flatten or dense layer)",
-                                        where, shape_text(shape)));
+          throw ConfigError(
+              fmt::format("{}: expected a [channels, height, width] input, found {} "
+                          "(after a flatten or dense layer)",
+                          where, shape_text(shape)));
         }
         const bool conv = layer.type == LayerType::kConv2d;
         if (conv && layer.filters <= 0) {
@@ -169,10 +189,10 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
         }
         for (int d = 0; d < 2; ++d) {
           if (layer.kernel[d] <= 0 || layer.stride[d] <= 0) {
-            throw ConfigError(fmt::format("{}: kernel and stride must be > 0, found kernel {}x{} "
-                                          "stride {}x{}",
-                                          where, layer.kernel[0], layer.kernel[1],
-                                          layer.stride[0], layer.stride[1]));
+            throw ConfigError(fmt::format(
+                "{}: kernel and stride must be > 0, found kernel {}x{} "
+                "stride {}x{}",
+                where, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1]));
           }
         }
         const int64_t h = shape[1], w = shape[2];
@@ -205,7 +225,8 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
       }
       case LayerType::kDropout: {
         if (!(layer.rate >= 0 && layer.rate < 1)) {
-          throw ConfigError(fmt::format("{}: rate must lie in [0, 1), found {}", where, layer.rate));
+          throw ConfigError(
+              fmt::format("{}: rate must lie in [0, 1), found {}", where, layer.rate));
         }
         out.output = shape;
         break;
@@ -248,9 +269,10 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
                                   last.name, layer_type_name(last.type)));
   }
   if (shape[0] != spec.num_classes) {
-    throw ConfigError(fmt::format("model.layers: the last layer ({}) has {} units, but the dataset "
-                                  "has {} classes",
-                                  last.name, shape[0], spec.num_classes));
+    throw ConfigError(
+        fmt::format("model.layers: the last layer ({}) has {} units, but the dataset "
+                    "has {} classes",
+                    last.name, shape[0], spec.num_classes));
   }
   return shapes;
 }

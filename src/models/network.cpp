@@ -8,13 +8,20 @@ namespace {
 
 torch::Tensor activate(const torch::Tensor& x, Activation activation, bool is_output) {
   switch (activation) {
-    case Activation::kLinear: return x;
-    case Activation::kRelu: return torch::relu(x);
-    case Activation::kLeakyRelu: return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.3));
-    case Activation::kElu: return F::elu(x);
-    case Activation::kGelu: return F::gelu(x);
-    case Activation::kSigmoid: return torch::sigmoid(x);
-    case Activation::kTanh: return torch::tanh(x);
+    case Activation::kLinear:
+      return x;
+    case Activation::kRelu:
+      return torch::relu(x);
+    case Activation::kLeakyRelu:
+      return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.3));
+    case Activation::kElu:
+      return F::elu(x);
+    case Activation::kGelu:
+      return F::gelu(x);
+    case Activation::kSigmoid:
+      return torch::sigmoid(x);
+    case Activation::kTanh:
+      return torch::tanh(x);
     case Activation::kSoftmax:
       // The output layer returns logits: the loss applies log-softmax itself (numerically stable,
       // and equal to Keras' softmax + categorical cross-entropy).
@@ -115,9 +122,8 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     if (layer.needs_pad) {
       const auto& p = layer.pad;
       // Max pooling pads with -inf so the padding never wins, as TensorFlow does.
-      const double value = layer.spec->type == LayerType::kMaxPool
-                               ? -std::numeric_limits<double>::infinity()
-                               : 0.0;
+      const double value =
+          layer.spec->type == LayerType::kMaxPool ? -std::numeric_limits<double>::infinity() : 0.0;
       x = F::pad(x, F::PadFuncOptions({p[0], p[1], p[2], p[3]}).value(value));
     }
     if (layer.spec->type == LayerType::kFlatten) {

@@ -78,8 +78,8 @@ TrainingState load_checkpoint(const fs::path& path, NetworkImpl& network,
     state.epoch_seen = meta.at("epoch_seen").get<int64_t>();
     state.epoch_seconds = meta.at("epoch_seconds").get<double>();
   } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(fmt::format("{}: checkpoint metadata is incomplete: {}", path.string(),
-                                      e.what()));
+    throw CheckpointError(
+        fmt::format("{}: checkpoint metadata is incomplete: {}", path.string(), e.what()));
   }
   try {
     torch::serialize::InputArchive model_archive;

@@ -12,8 +12,7 @@ void for_each_batch(Network& network, const Dataset& data, const Normalization& 
   torch::NoGradGuard no_grad;
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, data.size());
-    const auto logits =
-        network->forward(to_network_input(data.images.slice(0, begin, end), norm));
+    const auto logits = network->forward(to_network_input(data.images.slice(0, begin, end), norm));
     visit(begin, end, logits, data.labels.slice(0, begin, end));
   }
 }
@@ -25,19 +24,19 @@ EvalResult evaluate(Network& network, const Dataset& data, const Normalization& 
   double loss_sum = 0, correct = 0;
   for_each_batch(network, data, norm, batch_size,
                  [&](int64_t, int64_t, const torch::Tensor& logits, const torch::Tensor& labels) {
-                   loss_sum += torch::nn::functional::cross_entropy(
-                                   logits, labels,
-                                   torch::nn::functional::CrossEntropyFuncOptions().reduction(
-                                       torch::kSum))
-                                   .item<double>();
+                   loss_sum +=
+                       torch::nn::functional::cross_entropy(
+                           logits, labels,
+                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                           .item<double>();
                    correct += logits.argmax(1).eq(labels).sum().item<double>();
                  });
   EvalResult result;
   result.count = data.size();
   if (result.count > 0) {
     torch::NoGradGuard no_grad;
-    result.loss = loss_sum / static_cast<double>(result.count) +
-                  network->l2_penalty().item<double>();
+    result.loss =
+        loss_sum / static_cast<double>(result.count) + network->l2_penalty().item<double>();
     result.accuracy = correct / static_cast<double>(result.count);
   }
   return result;

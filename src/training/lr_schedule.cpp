@@ -18,10 +18,14 @@ double cosine_between(double from, double to, double progress) {
 
 const char* schedule_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::kConstant: return "constant";
-    case ScheduleKind::kStep: return "step";
-    case ScheduleKind::kCosine: return "cosine";
-    case ScheduleKind::kOneCycle: return "onecycle";
+    case ScheduleKind::kConstant:
+      return "constant";
+    case ScheduleKind::kStep:
+      return "step";
+    case ScheduleKind::kCosine:
+      return "cosine";
+    case ScheduleKind::kOneCycle:
+      return "onecycle";
   }
   return "?";
 }
@@ -44,7 +48,8 @@ double lr_at(const ScheduleOptions& options, double lr, int64_t step, int64_t to
   const double floor_lr = lr * options.final_ratio();
   double value = lr;
   switch (options.kind()) {
-    case ScheduleKind::kConstant: break;
+    case ScheduleKind::kConstant:
+      break;
     case ScheduleKind::kStep: {
       const double period = std::max(options.step_epochs() * spe, 1.0);
       value = lr * std::pow(options.gamma(), std::floor(s / period));

@@ -28,7 +28,8 @@ int64_t parameter_count(Network& network) {
 // Fills the parts of the config that come from the dataset and checks that they agree with what
 // the config file states.
 void bind_to_dataset(RunConfig& config, const LoadedData& data) {
-  const std::array<int64_t, 3> input{data.train.channels(), data.train.height(), data.train.width()};
+  const std::array<int64_t, 3> input{data.train.channels(), data.train.height(),
+                                     data.train.width()};
   config.model.input = input;
   config.model.num_classes = data.train.num_classes();
   config.class_names = data.train.class_names;
@@ -37,8 +38,8 @@ void bind_to_dataset(RunConfig& config, const LoadedData& data) {
   }
 }
 
-RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer, const LoadedData& data,
-                 FitStatus status) {
+RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
+                 const LoadedData& data, FitStatus status) {
   RunResult result;
   result.run_dir = run_dir;
   result.status = status;
@@ -51,8 +52,8 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer, c
   }
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (status != FitStatus::kCompleted) return result;
-  result.test = evaluate(trainer.network(), data.test, data.normalization,
-                         config.train.eval_batch_size());
+  result.test =
+      evaluate(trainer.network(), data.test, data.normalization, config.train.eval_batch_size());
   const nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
       {"test_loss", result.test.loss},
@@ -84,8 +85,8 @@ fs::path fresh_run_dir(const fs::path& parent, const std::string& name) {
 }
 
 int64_t apply_thread_setting(int64_t threads) {
-  const int64_t n = threads > 0 ? threads
-                                : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t n =
+      threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(n));
   return n;
 }
@@ -98,9 +99,10 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
   Network network = build_network(config);
   ensure_writable_directory(run_dir);
   if (fs::exists(run_dir / kConfigFile)) {
-    throw IoError(fmt::format("{}: already holds a run; choose another --out, or continue it with "
-                              "--resume {}",
-                              run_dir.string(), run_dir.string()));
+    throw IoError(
+        fmt::format("{}: already holds a run; choose another --out, or continue it with "
+                    "--resume {}",
+                    run_dir.string(), run_dir.string()));
   }
   write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
   write_file_atomically(run_dir / kConfigFile, to_toml(config));
@@ -112,8 +114,8 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
 RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks) {
   if (!fs::is_regular_file(run_dir / kConfigFile)) {
-    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
-                                      kConfigFile));
+    throw CheckpointError(
+        fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
   }
   RunConfig config = load_config_file(run_dir / kConfigFile);
   apply_thread_setting(config.threads);
@@ -121,11 +123,11 @@ RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
   const auto saved_input = config.model.input;
   bind_to_dataset(config, data);
   if (saved_input != config.model.input) {
-    throw ConfigError(fmt::format("{}: the run was trained on {}x{}x{} images, the dataset now has "
-                                  "{}x{}x{}",
-                                  run_dir.string(), saved_input[0], saved_input[1], saved_input[2],
-                                  config.model.input[0], config.model.input[1],
-                                  config.model.input[2]));
+    throw ConfigError(
+        fmt::format("{}: the run was trained on {}x{}x{} images, the dataset now has "
+                    "{}x{}x{}",
+                    run_dir.string(), saved_input[0], saved_input[1], saved_input[2],
+                    config.model.input[0], config.model.input[1], config.model.input[2]));
   }
   Trainer trainer(build_network(config), config.train, run_dir);
   trainer.resume();
@@ -138,13 +140,14 @@ LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint) {
     throw ConfigError(fmt::format("--checkpoint: expected best or last, found '{}'", checkpoint));
   }
   if (!fs::is_regular_file(run_dir / kConfigFile)) {
-    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
-                                      kConfigFile));
+    throw CheckpointError(
+        fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
   }
   LoadedRun run;
   run.config = load_config_file(run_dir / kConfigFile);
   if (run.config.class_names.empty()) {
-    throw ConfigError(fmt::format("{}: [model] classes is missing", (run_dir / kConfigFile).string()));
+    throw ConfigError(
+        fmt::format("{}: [model] classes is missing", (run_dir / kConfigFile).string()));
   }
   run.network = Network(run.config.model);
   fs::path path = run_dir / "checkpoints" / (checkpoint + ".pt");

@@ -38,7 +38,8 @@ void set_default_rng_state(const torch::Tensor& state) {
 
 void validate(const TrainerOptions& options) {
   if (options.epochs() <= 0) {
-    throw ConfigError(fmt::format("train.epochs: expected a count > 0, found {}", options.epochs()));
+    throw ConfigError(
+        fmt::format("train.epochs: expected a count > 0, found {}", options.epochs()));
   }
   if (options.batch_size() <= 0) {
     throw ConfigError(
@@ -112,7 +113,8 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
 
   for (; state_.epoch < options_.epochs(); ++state_.epoch) {
     const int64_t epoch = state_.epoch;
-    if (callbacks.on_epoch_begin) callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
+    if (callbacks.on_epoch_begin)
+      callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
     const auto order = epoch_order(epoch, n);
     const auto start = Clock::now();
     const double seconds_before = state_.epoch_seconds;
@@ -122,8 +124,8 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       const auto index = order.slice(0, begin, std::min(begin + batch, n));
       const auto x = to_network_input(train.images.index_select(0, index), norm);
       const auto y = train.labels.index_select(0, index);
-      const double step_lr = lr_at(options_.schedule(), lr, state_.global_step, total_steps,
-                                   steps_per_epoch);
+      const double step_lr =
+          lr_at(options_.schedule(), lr, state_.global_step, total_steps, steps_per_epoch);
       set_learning_rate(*optimizer_, step_lr);
       optimizer_->zero_grad();
       const auto logits = network_->forward(x);

@@ -41,11 +41,12 @@ struct TinySetup {
   TinySetup(int n_train = 60, int epochs = 2) {
     testing::write_tiny_mnist(dir / "data" / "mnist", n_train, 20);
     config = (dir / "tiny.toml").string();
-    testing::write_text(config, "name = \"tiny\"\n[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
-                                "activation = \"relu\"\n[[model.layers]]\ntype = \"flatten\"\n"
-                                "[[model.layers]]\ntype = \"dense\"\nactivation = \"softmax\"\n"
-                                "[train]\nbatch_size = 10\nepochs = " +
-                                    std::to_string(epochs) + "\n");
+    testing::write_text(config,
+                        "name = \"tiny\"\n[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
+                        "activation = \"relu\"\n[[model.layers]]\ntype = \"flatten\"\n"
+                        "[[model.layers]]\ntype = \"dense\"\nactivation = \"softmax\"\n"
+                        "[train]\nbatch_size = 10\nepochs = " +
+                            std::to_string(epochs) + "\n");
     data_dir = (dir / "data").string();
   }
 };
@@ -61,8 +62,8 @@ void expect_clean_error(const Outcome& outcome, const std::string& message) {
 TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
-  const Outcome train = run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
-                                   " --out " + run);
+  const Outcome train =
+      run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_NE(train.output.find("Epoch 2/2"), std::string::npos);
   EXPECT_NE(train.output.find("6/6 [==============================] - "), std::string::npos)
@@ -85,10 +86,10 @@ TEST(CliTest, UnknownConfigOptionIsAClearError) {
 
 TEST(CliTest, MissingDatasetSaysWhereItLooked) {
   TinySetup setup;
-  expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " +
-                                (setup.dir / "nowhere").string() + " --out " +
-                                (setup.dir / "r").string()),
-                     "dataset 'mnist' not found");
+  expect_clean_error(
+      run_cnnlab("train -c " + setup.config + " --data-dir " + (setup.dir / "nowhere").string() +
+                 " --out " + (setup.dir / "r").string()),
+      "dataset 'mnist' not found");
 }
 
 TEST(CliTest, CorruptDatasetNamesTheFile) {
@@ -101,10 +102,10 @@ TEST(CliTest, CorruptDatasetNamesTheFile) {
 
 TEST(CliTest, KernelLargerThanInputNamesTheLayer) {
   TinySetup setup;
-  expect_clean_error(run_cnnlab("train -c " + setup.config + " --set model.layers.Conv1.kernel=9 " +
-                                "--data-dir " + setup.data_dir + " --out " +
-                                (setup.dir / "r").string()),
-                     "(Conv1): kernel 9x9 is larger than its input 4x4");
+  expect_clean_error(
+      run_cnnlab("train -c " + setup.config + " --set model.layers.Conv1.kernel=9 " +
+                 "--data-dir " + setup.data_dir + " --out " + (setup.dir / "r").string()),
+      "(Conv1): kernel 9x9 is larger than its input 4x4");
 }
 
 TEST(CliTest, UnwritableOutputIsAClearError) {
@@ -118,9 +119,10 @@ TEST(CliTest, UnwritableOutputIsAClearError) {
 TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
+          .exit_code,
+      0);
   // Edit the run's config so that it describes another model than its checkpoint holds.
   std::ifstream in(setup.dir / "run" / "config.toml");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -135,9 +137,10 @@ TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
 TEST(CliTest, PredictRejectsNonImages) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
+          .exit_code,
+      0);
   testing::write_text(setup.dir / "x.png", "hello");
   expect_clean_error(run_cnnlab("predict " + run + " " + (setup.dir / "x.png").string()),
                      "x.png: not a readable image");
@@ -147,8 +150,8 @@ TEST(CliTest, InterruptSavesAndResumeFinishes) {
   TinySetup setup(550, 60);
   const fs::path run = setup.dir / "run";
   const std::string command = std::string(CNNLAB_BINARY) + " train -c " + setup.config +
-                              " --data-dir " + setup.data_dir + " --out " + run.string() +
-                              " > " + (setup.dir / "log.txt").string() + " 2>&1";
+                              " --data-dir " + setup.data_dir + " --out " + run.string() + " > " +
+                              (setup.dir / "log.txt").string() + " 2>&1";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -161,20 +164,22 @@ TEST(CliTest, InterruptSavesAndResumeFinishes) {
   while (lines < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::ifstream epochs(run / "epochs.csv");
-    lines = static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(epochs),
-                                                std::istreambuf_iterator<char>(), '\n'));
+    lines = static_cast<std::size_t>(
+        std::count(std::istreambuf_iterator<char>(epochs), std::istreambuf_iterator<char>(), '\n'));
   }
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   std::ifstream log_file(setup.dir / "log.txt");
-  const std::string log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  const std::string log((std::istreambuf_iterator<char>(log_file)),
+                        std::istreambuf_iterator<char>());
   ASSERT_EQ(WEXITSTATUS(status), 130) << log;
   EXPECT_NE(log.find("cnnlab train --resume " + run.string()), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(run / "metrics.json"));
 
-  const Outcome resumed = run_cnnlab("train --resume " + run.string() + " --data-dir " + setup.data_dir);
+  const Outcome resumed =
+      run_cnnlab("train --resume " + run.string() + " --data-dir " + setup.data_dir);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("Epoch 60/60"), std::string::npos);
   EXPECT_TRUE(fs::exists(run / "metrics.json"));

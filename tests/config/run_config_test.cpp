@@ -143,9 +143,9 @@ TEST(RunConfigTest, MissingModelIsExplained) {
 }
 
 TEST(RunConfigTest, OverridesApplyBeforeValidation) {
-  const RunConfig c =
-      parse_config(kConfig, "exp.toml", {"train.epochs=2", "model.layers.Conv1.kernel=[3, 1]",
-                                         "model.layers.Hidden.units=8", "data.dataset=mnist"});
+  const RunConfig c = parse_config(kConfig, "exp.toml",
+                                   {"train.epochs=2", "model.layers.Conv1.kernel=[3, 1]",
+                                    "model.layers.Hidden.units=8", "data.dataset=mnist"});
   EXPECT_EQ(c.train.epochs(), 2);
   EXPECT_EQ(c.model.layers[0].kernel, (std::array<int64_t, 2>{3, 1}));
   EXPECT_EQ(c.model.layers[3].units, 8);
@@ -163,10 +163,12 @@ TEST(RunConfigTest, MissingFileIsNamed) {
 }
 
 TEST(RunConfigTest, ShippedMnistConfigIsTheStudyModel) {
-  const RunConfig c = load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml");
+  const RunConfig c =
+      load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml");
   std::vector<std::string> names;
   for (const auto& layer : c.model.layers) {
-    if (layer.type == LayerType::kConv2d || layer.type == LayerType::kDense) names.push_back(layer.name);
+    if (layer.type == LayerType::kConv2d || layer.type == LayerType::kDense)
+      names.push_back(layer.name);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"Conv1", "Conv2", "Dense", "Output"}));
   EXPECT_EQ(c.train.batch_size(), 64);

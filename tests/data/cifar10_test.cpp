@@ -15,7 +15,8 @@ std::vector<std::uint8_t> two_records() {
   for (std::uint8_t label : {6, 9}) {
     bytes.push_back(label);
     for (int channel = 0; channel < 3; ++channel) {
-      for (int p = 0; p < 1024; ++p) bytes.push_back(static_cast<std::uint8_t>(label * 10 + channel));
+      for (int p = 0; p < 1024; ++p)
+        bytes.push_back(static_cast<std::uint8_t>(label * 10 + channel));
     }
   }
   // A marker pixel: record 1, green plane, row 2, column 5.

@@ -34,7 +34,8 @@ TEST(DataRootTest, MissingDatasetSaysWhereItLookedAndWhereToGetIt) {
     EXPECT_NE(message.find("train-images-idx3-ubyte"), std::string::npos);
     EXPECT_NE(message.find((dir.path() / "mnist").string()), std::string::npos);
     EXPECT_NE(message.find("--data-dir"), std::string::npos);
-    EXPECT_NE(message.find("https://storage.googleapis.com/cvdf-datasets/mnist/"), std::string::npos);
+    EXPECT_NE(message.find("https://storage.googleapis.com/cvdf-datasets/mnist/"),
+              std::string::npos);
   }
 }
 

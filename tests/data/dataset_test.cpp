@@ -9,7 +9,8 @@ namespace {
 
 Dataset numbered(int64_t n) {
   return Dataset{torch::arange(n, torch::kInt64).to(torch::kUInt8).view({n, 1, 1, 1}),
-                 torch::arange(n, torch::kInt64) % 2, {"even", "odd"}};
+                 torch::arange(n, torch::kInt64) % 2,
+                 {"even", "odd"}};
 }
 
 TEST(ValidationSplitTest, TakesTheLastFractionInOrder) {

@@ -50,7 +50,8 @@ TEST(IdxReaderTest, RejectsWrongMagic) {
   write_bytes(dir / "train-images-idx3-ubyte", idx_bytes(2049, {2}, {1, 2}));
   write_bytes(dir / "train-labels-idx1-ubyte", idx_bytes(2049, {2}, {1, 2}));
   const std::string message = error_of([&] {
-    load_idx_dataset(dir / "train-images-idx3-ubyte", dir / "train-labels-idx1-ubyte", {"a", "b", "c"});
+    load_idx_dataset(dir / "train-images-idx3-ubyte", dir / "train-labels-idx1-ubyte",
+                     {"a", "b", "c"});
   });
   EXPECT_EQ(message, "train-images-idx3-ubyte: bad magic number: expected 2051, found 2049");
 }
@@ -64,8 +65,9 @@ TEST(IdxReaderTest, RejectsGarbageHeader) {
 TEST(IdxReaderTest, RejectsNonByteElements) {
   TempDir dir;
   write_bytes(dir / "f", {0, 0, 0x0D, 0x01, 0, 0, 0, 1, 0, 0, 0, 0});
-  EXPECT_NE(error_of([&] { read_idx(dir / "f"); }).find("expected 0x08 (unsigned byte), found 0x0d"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { read_idx(dir / "f"); }).find("expected 0x08 (unsigned byte), found 0x0d"),
+      std::string::npos);
 }
 
 TEST(IdxReaderTest, RejectsTruncatedData) {
@@ -85,7 +87,8 @@ TEST(IdxReaderTest, RejectsTruncatedGzip) {
 TEST(IdxReaderTest, RejectsTruncatedHeader) {
   TempDir dir;
   write_bytes(dir / "images", {0, 0, 8, 3, 0, 0});
-  EXPECT_NE(error_of([&] { read_idx(dir / "images"); }).find("images: truncated"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx(dir / "images"); }).find("images: truncated"),
+            std::string::npos);
 }
 
 TEST(IdxReaderTest, RejectsTrailingBytes) {
@@ -106,7 +109,9 @@ TEST(IdxReaderTest, RejectsMismatchedCounts) {
   TempDir dir;
   write_bytes(dir / "images", idx_bytes(2051, {3, 1, 1}, {1, 2, 3}));
   write_bytes(dir / "labels", idx_bytes(2049, {2}, {0, 1}));
-  EXPECT_EQ(error_of([&] { load_idx_dataset(dir / "images", dir / "labels", {"a", "b"}); }),
+  EXPECT_EQ(error_of([&] {
+              load_idx_dataset(dir / "images", dir / "labels", {"a", "b"});
+            }),
             "labels: expected 3 labels to match images, found 2");
 }
 
@@ -114,7 +119,9 @@ TEST(IdxReaderTest, RejectsLabelOutOfRange) {
   TempDir dir;
   write_bytes(dir / "images", idx_bytes(2051, {3, 1, 1}, {1, 2, 3}));
   write_bytes(dir / "labels", idx_bytes(2049, {3}, {0, 12, 1}));
-  EXPECT_EQ(error_of([&] { load_idx_dataset(dir / "images", dir / "labels", {"a", "b"}); }),
+  EXPECT_EQ(error_of([&] {
+              load_idx_dataset(dir / "images", dir / "labels", {"a", "b"});
+            }),
             "labels: label 12 of item 1 is out of range: expected 0 to 1");
 }
 

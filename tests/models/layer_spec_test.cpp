@@ -31,18 +31,22 @@ LayerSpec simple(LayerType type, const std::string& name, int64_t units = 0) {
 
 ModelSpec study_mnist() {
   ModelSpec spec;
-  spec.layers = {conv("Conv1", 32, 3), simple(LayerType::kMaxPool, "Pool1"), conv("Conv2", 64, 3),
-                 simple(LayerType::kMaxPool, "Pool2"), simple(LayerType::kFlatten, "Flatten"),
-                 simple(LayerType::kDense, "Dense", 128), simple(LayerType::kDense, "Output", 10)};
+  spec.layers = {conv("Conv1", 32, 3),
+                 simple(LayerType::kMaxPool, "Pool1"),
+                 conv("Conv2", 64, 3),
+                 simple(LayerType::kMaxPool, "Pool2"),
+                 simple(LayerType::kFlatten, "Flatten"),
+                 simple(LayerType::kDense, "Dense", 128),
+                 simple(LayerType::kDense, "Output", 10)};
   return spec;
 }
 
 TEST(LayerNamesTest, FollowTheStudy) {
   using T = LayerType;
-  EXPECT_EQ(default_layer_names({T::kConv2d, T::kMaxPool, T::kConv2d, T::kMaxPool, T::kFlatten,
-                                 T::kDense, T::kDense}),
-            (std::vector<std::string>{"Conv1", "Pool1", "Conv2", "Pool2", "Flatten", "Dense",
-                                      "Output"}));
+  EXPECT_EQ(
+      default_layer_names(
+          {T::kConv2d, T::kMaxPool, T::kConv2d, T::kMaxPool, T::kFlatten, T::kDense, T::kDense}),
+      (std::vector<std::string>{"Conv1", "Pool1", "Conv2", "Pool2", "Flatten", "Dense", "Output"}));
   EXPECT_EQ(default_layer_names({T::kFlatten, T::kDense, T::kDense, T::kDense}),
             (std::vector<std::string>{"Flatten", "Dense1", "Dense2", "Output"}));
 }

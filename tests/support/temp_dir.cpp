@@ -31,7 +31,8 @@ TempDir::~TempDir() {
 
 void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_gzip(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
@@ -67,7 +68,8 @@ void write_tiny_mnist(const fs::path& dir, int n_train, int n_test) {
       labels.push_back(label);
       for (int p = 0; p < 16; ++p) pixels.push_back(static_cast<std::uint8_t>(20 * label));
     }
-    write_bytes(dir / (std::string(prefix) + "-images-idx3-ubyte"), idx_bytes(2051, {n, 4, 4}, pixels));
+    write_bytes(dir / (std::string(prefix) + "-images-idx3-ubyte"),
+                idx_bytes(2051, {n, 4, 4}, pixels));
     write_bytes(dir / (std::string(prefix) + "-labels-idx1-ubyte"), idx_bytes(2049, {n}, labels));
   }
 }

@@ -15,7 +15,8 @@ ModelSpec model(int64_t filters) {
   return parse_config(R"(
 [[model.layers]]
 type = "conv2d"
-filters = )" + std::to_string(filters) + R"(
+filters = )" + std::to_string(filters) +
+                          R"(
 [[model.layers]]
 type = "batchnorm"
 [[model.layers]]

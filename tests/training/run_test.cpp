@@ -52,7 +52,8 @@ TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
   const auto predictions = predict_files(run, {dir / "digit.png"}, 3, false);
   ASSERT_EQ(predictions.size(), 1u);
   ASSERT_EQ(predictions[0].top.size(), 3u);
-  const auto probabilities = predict_probabilities(run.network, test.slice(0, 1), run.normalization, 1);
+  const auto probabilities =
+      predict_probabilities(run.network, test.slice(0, 1), run.normalization, 1);
   EXPECT_EQ(predictions[0].top[0].first, probabilities[0].argmax().item<int64_t>());
   EXPECT_NEAR(predictions[0].top[0].second, probabilities[0].max().item<double>(), 1e-5);
   EXPECT_GE(predictions[0].top[0].second, predictions[0].top[1].second);

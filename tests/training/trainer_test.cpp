@@ -31,7 +31,7 @@ units = 3
 l2 = 0.001
 )",
                                 "m.toml")
-                    .model;
+                       .model;
   spec.input = {1, 6, 6};
   spec.num_classes = 3;
   return spec;

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include <toml++/toml.h>
+
+#include <string>
 
 namespace cnnlab {
 

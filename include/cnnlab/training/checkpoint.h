@@ -11,9 +11,9 @@ namespace cnnlab {
 
 /// Where a run stands: enough, with the model and optimizer, to continue exactly.
 struct TrainingState {
-  int64_t epoch = 0;            // 0-based epoch in progress (== epochs when finished)
-  int64_t step_in_epoch = 0;    // steps of `epoch` already done
-  int64_t global_step = 0;      // optimizer steps done over the run
+  int64_t epoch = 0;          // 0-based epoch in progress (== epochs when finished)
+  int64_t step_in_epoch = 0;  // steps of `epoch` already done
+  int64_t global_step = 0;    // optimizer steps done over the run
   double best_val_accuracy = -1;
   // Running sums of the epoch in progress, so its averages continue after a resume.
   double epoch_loss_sum = 0;

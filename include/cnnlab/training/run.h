@@ -62,7 +62,8 @@ struct Prediction {
 /// Classifies image files with a loaded run: each is converted to the model's input channels and
 /// size, then scaled as in training. `invert` flips pixel values (for dark-on-light drawings
 /// given to a model trained on MNIST's light-on-dark digits).
-std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<std::filesystem::path>& files,
+std::vector<Prediction> predict_files(LoadedRun& run,
+                                      const std::vector<std::filesystem::path>& files,
                                       int64_t top_k, bool invert);
 
 }  // namespace cnnlab

@@ -35,14 +35,14 @@ struct TrainerOptions {
 void validate(const TrainerOptions& options);
 
 struct StepEvent {
-  int64_t epoch = 0;            // 0-based
-  int64_t step = 0;             // 1-based within the epoch
+  int64_t epoch = 0;  // 0-based
+  int64_t step = 0;   // 1-based within the epoch
   int64_t steps_per_epoch = 0;
-  int64_t global_step = 0;      // 1-based over the run
-  double loss = 0;              // mean over the epoch so far (with the l2 term), as Keras shows
-  double accuracy = 0;          // mean over the epoch so far
+  int64_t global_step = 0;  // 1-based over the run
+  double loss = 0;          // mean over the epoch so far (with the l2 term), as Keras shows
+  double accuracy = 0;      // mean over the epoch so far
   double lr = 0;
-  double epoch_seconds = 0;     // wall time of this epoch so far
+  double epoch_seconds = 0;  // wall time of this epoch so far
 };
 
 struct TrainerCallbacks {
