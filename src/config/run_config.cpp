@@ -55,7 +55,7 @@ class Section {
   std::string where(const std::string& key) const {
     const toml::node* node = table_ != nullptr ? table_->get(key) : nullptr;
     const std::string name = path_.empty() ? key : path_ + "." + key;
-    if (node != nullptr && node->source().begin.line > 0) {
+    if (node != nullptr && node->source().path && node->source().begin.line > 0) {
       return fmt::format("{}:{}: {}", source_, node->source().begin.line, name);
     }
     return fmt::format("{}: {}", source_, name);
