@@ -59,6 +59,8 @@ std::vector<Record> read_csv(const fs::path& path, std::size_t fields, Build bui
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
+    // A last line without its newline was cut short by a crash mid-write: it is not a record.
+    if (in.eof()) break;
     if (number == 1 || line.empty()) continue;
     records.push_back(build(parse_fields(line, fields, path, number)));
   }

@@ -49,6 +49,9 @@ struct TinySetup {
                             std::to_string(epochs) + "\n");
     data_dir = (dir / "data").string();
   }
+  Outcome train(const std::string& run_dir) const {
+    return run_cnnlab("train -c " + config + " --data-dir " + data_dir + " --out " + run_dir);
+  }
 };
 
 void expect_clean_error(const Outcome& outcome, const std::string& message) {
@@ -119,10 +122,7 @@ TEST(CliTest, UnwritableOutputIsAClearError) {
 TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(
-      run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
-          .exit_code,
-      0);
+  ASSERT_EQ(setup.train(run).exit_code, 0);
   // Edit the run's config so that it describes another model than its checkpoint holds.
   std::ifstream in(setup.dir / "run" / "config.toml");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -137,10 +137,7 @@ TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
 TEST(CliTest, PredictRejectsNonImages) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(
-      run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run)
-          .exit_code,
-      0);
+  ASSERT_EQ(setup.train(run).exit_code, 0);
   testing::write_text(setup.dir / "x.png", "hello");
   expect_clean_error(run_cnnlab("predict " + run + " " + (setup.dir / "x.png").string()),
                      "x.png: not a readable image");

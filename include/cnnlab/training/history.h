@@ -52,7 +52,8 @@ class HistoryWriter {
 };
 
 /// Reads the two CSV files back (for resume, evaluation and reports). Missing files give an empty
-/// history; malformed lines throw DataFormatError naming the file and line.
+/// history; a last line without its newline (a crash mid-write) is ignored; other malformed lines
+/// throw DataFormatError naming the file and line.
 History read_history(const std::filesystem::path& run_dir);
 
 }  // namespace cnnlab
