@@ -111,7 +111,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
   const F::CrossEntropyFuncOptions loss_options =
       F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing());
 
-  for (; state_.epoch < options_.epochs(); ++state_.epoch) {
+  while (state_.epoch < options_.epochs()) {
     const int64_t epoch = state_.epoch;
     if (callbacks.on_epoch_begin)
       callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
@@ -119,7 +119,8 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     const auto start = Clock::now();
     const double seconds_before = state_.epoch_seconds;
     network_->train();
-    for (; state_.step_in_epoch < steps_per_epoch; ++state_.step_in_epoch) {
+    bool stop = false;
+    while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
       const auto index = order.slice(0, begin, std::min(begin + batch, n));
       const auto x = to_network_input(train.images.index_select(0, index), norm);
@@ -145,6 +146,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       state_.epoch_correct += correct;
       state_.epoch_seen += index.size(0);
       ++state_.global_step;
+      ++state_.step_in_epoch;
       state_.epoch_seconds = seconds_before + seconds_since(start);
 
       StepRecord record{epoch + 1, state_.global_step, loss_value, correct / batch_size, step_lr};
@@ -152,23 +154,17 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       if (writer.is_open()) writer.append(record);
       if (callbacks.on_step_end) {
         const double seen = static_cast<double>(state_.epoch_seen);
-        callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch + 1, steps_per_epoch,
+        callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch, steps_per_epoch,
                                         state_.global_step, state_.epoch_loss_sum / seen,
                                         state_.epoch_correct / seen, step_lr,
                                         state_.epoch_seconds});
       }
-      const bool stop = callbacks.stop_requested && callbacks.stop_requested();
+      stop = callbacks.stop_requested && callbacks.stop_requested();
+      if (state_.step_in_epoch == steps_per_epoch) break;  // the epoch end saves and stops
       const bool periodic = options_.checkpoint_every_steps() > 0 &&
                             state_.global_step % options_.checkpoint_every_steps() == 0;
-      if ((stop || periodic) && state_.step_in_epoch + 1 < steps_per_epoch && !run_dir_.empty()) {
-        ++state_.step_in_epoch;  // the checkpoint records the step as done
-        save_checkpoint(checkpoint_dir / "last.pt");
-        --state_.step_in_epoch;
-      }
-      if (stop && state_.step_in_epoch + 1 < steps_per_epoch) {
-        ++state_.step_in_epoch;
-        return FitStatus::kInterrupted;
-      }
+      if ((stop || periodic) && !run_dir_.empty()) save_checkpoint(checkpoint_dir / "last.pt");
+      if (stop) return FitStatus::kInterrupted;
     }
 
     const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
@@ -193,21 +189,17 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     const bool improved = validation.size() > 0 && record.val_accuracy > state_.best_val_accuracy;
     if (improved) state_.best_val_accuracy = record.val_accuracy;
     // The state saved is "start of the next epoch".
+    ++state_.epoch;
     state_.step_in_epoch = 0;
     state_.epoch_loss_sum = state_.epoch_correct = 0;
     state_.epoch_seen = 0;
     state_.epoch_seconds = 0;
-    ++state_.epoch;
     if (!run_dir_.empty()) {
       save_checkpoint(checkpoint_dir / "last.pt");
       if (improved) save_checkpoint(checkpoint_dir / "best.pt");
     }
-    --state_.epoch;
     if (callbacks.on_epoch_end) callbacks.on_epoch_end(record);
-    if (callbacks.stop_requested && callbacks.stop_requested()) {
-      ++state_.epoch;
-      return state_.epoch < options_.epochs() ? FitStatus::kInterrupted : FitStatus::kCompleted;
-    }
+    if (stop && state_.epoch < options_.epochs()) return FitStatus::kInterrupted;
   }
   return FitStatus::kCompleted;
 }
