@@ -332,6 +332,28 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
   return t;
 }
 
+AugmentOptions read_augment(Section& s) {
+  AugmentOptions a;
+  a.rotation_range(s.get<double>("rotation_range", a.rotation_range()))
+      .width_shift_range(s.get<double>("width_shift_range", a.width_shift_range()))
+      .height_shift_range(s.get<double>("height_shift_range", a.height_shift_range()))
+      .shear_range(s.get<double>("shear_range", a.shear_range()))
+      .zoom_range(s.get<double>("zoom_range", a.zoom_range()))
+      .horizontal_flip(s.get<bool>("horizontal_flip", a.horizontal_flip()))
+      .vertical_flip(s.get<bool>("vertical_flip", a.vertical_flip()))
+      .fill_mode(parse_fill_mode(s.get<std::string>("fill_mode", fill_mode_name(a.fill_mode())),
+                                 s.where("fill_mode")))
+      .cval(s.get<double>("cval", a.cval()))
+      .crop_padding(s.get<int64_t>("crop_padding", a.crop_padding()))
+      .cutout(s.get<int64_t>("cutout", a.cutout()));
+  try {
+    validate(a);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: {}", s.source(), e.what()));
+  }
+  return a;
+}
+
 }  // namespace
 
 RunConfig parse_config(const std::string& text, const std::string& source,
@@ -364,6 +386,10 @@ RunConfig parse_config(const std::string& text, const std::string& source,
         fmt::format("{}: expected a value ≥ 0, found {}", train.where("l2"), default_l2));
   }
   train.reject_unknown("[train]");
+
+  Section augment(subtable(top, "augment"), "augment", source);
+  config.train.augment(read_augment(augment));
+  augment.reject_unknown("[augment]");
 
   const toml::table* model_table = subtable(top, "model");
   if (model_table == nullptr) {
@@ -459,6 +485,18 @@ std::string to_toml(const RunConfig& c) {
                     {"threads", c.threads},
                     {"eval_batch_size", c.train.eval_batch_size()},
                     {"checkpoint_every_steps", c.train.checkpoint_every_steps()}};
+  const auto& a = c.train.augment();
+  toml::table augment{{"rotation_range", a.rotation_range()},
+                      {"width_shift_range", a.width_shift_range()},
+                      {"height_shift_range", a.height_shift_range()},
+                      {"shear_range", a.shear_range()},
+                      {"zoom_range", a.zoom_range()},
+                      {"horizontal_flip", a.horizontal_flip()},
+                      {"vertical_flip", a.vertical_flip()},
+                      {"fill_mode", fill_mode_name(a.fill_mode())},
+                      {"cval", a.cval()},
+                      {"crop_padding", a.crop_padding()},
+                      {"cutout", a.cutout()}};
   toml::array layers;
   for (const auto& l : c.model.layers) {
     toml::table t{{"type", layer_type_name(l.type)}, {"name", l.name}};
@@ -504,6 +542,7 @@ std::string to_toml(const RunConfig& c) {
                    {"data", std::move(data)},
                    {"model", std::move(model)},
                    {"train", std::move(train)},
+                   {"augment", std::move(augment)},
                    {"output", toml::table{{"dir", c.output_dir}}}};
   std::ostringstream out;
   out << "# Resolved cnnlab config: every option, defaults included.\n" << root << "\n";

@@ -48,22 +48,27 @@ Normalization channel_statistics(const Dataset& data) {
   return norm;
 }
 
-torch::Tensor to_network_input(const torch::Tensor& images, const Normalization& norm) {
+torch::Tensor to_unit_float(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
-              "to_network_input expects [B, C, H, W] uint8 images, got ", images.sizes(), " ",
+              "expected [B, C, H, W] uint8 images, got ", images.sizes(), " ",
               images.scalar_type());
-  auto x = images.to(torch::kFloat32).div_(255.0f);
-  if (norm.enabled()) {
-    TORCH_CHECK(static_cast<int64_t>(norm.mean.size()) == images.size(1), "normalisation has ",
-                norm.mean.size(), " channels, images have ", images.size(1));
-    const auto options = torch::TensorOptions().dtype(torch::kFloat32);
-    const auto mean = torch::tensor(std::vector<float>(norm.mean.begin(), norm.mean.end()), options)
-                          .view({1, -1, 1, 1});
-    const auto std = torch::tensor(std::vector<float>(norm.std.begin(), norm.std.end()), options)
-                         .view({1, -1, 1, 1});
-    x.sub_(mean).div_(std);
-  }
-  return x;
+  return images.to(torch::kFloat32).div_(255.0f);
+}
+
+torch::Tensor normalize_(torch::Tensor x, const Normalization& norm) {
+  if (!norm.enabled()) return x;
+  TORCH_CHECK(static_cast<int64_t>(norm.mean.size()) == x.size(1), "normalisation has ",
+              norm.mean.size(), " channels, images have ", x.size(1));
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+  const auto mean = torch::tensor(std::vector<float>(norm.mean.begin(), norm.mean.end()), options)
+                        .view({1, -1, 1, 1});
+  const auto std = torch::tensor(std::vector<float>(norm.std.begin(), norm.std.end()), options)
+                       .view({1, -1, 1, 1});
+  return x.sub_(mean).div_(std);
+}
+
+torch::Tensor to_network_input(const torch::Tensor& images, const Normalization& norm) {
+  return normalize_(to_unit_float(images), norm);
 }
 
 }  // namespace cnnlab

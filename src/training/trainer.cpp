@@ -57,6 +57,7 @@ void validate(const TrainerOptions& options) {
     throw ConfigError(fmt::format("train.checkpoint_every_steps: expected a count ≥ 0, found {}",
                                   options.checkpoint_every_steps()));
   }
+  validate(options.augment());
 }
 
 Trainer::Trainer(Network network, TrainerOptions options, fs::path run_dir)
@@ -87,6 +88,20 @@ torch::Tensor Trainer::epoch_order(int64_t epoch, int64_t n) const {
   auto generator = at::detail::createCPUGenerator(options_.seed() * 1000003ULL +
                                                   static_cast<uint64_t>(epoch) + 1);
   return torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+}
+
+torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor& index,
+                                      const Normalization& norm) const {
+  auto x = to_unit_float(train.images.index_select(0, index));
+  if (options_.augment().enabled()) {
+    // Seeded by (seed, step) rather than drawn from a running stream: resuming at any step
+    // reproduces the augmentation an uninterrupted run would have drawn.
+    auto generator =
+        at::detail::createCPUGenerator(options_.seed() * 0x9E3779B97F4A7C15ULL +
+                                       static_cast<uint64_t>(state_.global_step) + 0x5DEECE66DULL);
+    x = augment_batch(x, options_.augment(), generator);
+  }
+  return normalize_(x, norm);
 }
 
 void Trainer::save_checkpoint(const fs::path& path) {
@@ -123,7 +138,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
       const auto index = order.slice(0, begin, std::min(begin + batch, n));
-      const auto x = to_network_input(train.images.index_select(0, index), norm);
+      const auto x = training_batch(train, index, norm);
       const auto y = train.labels.index_select(0, index);
       const double step_lr =
           lr_at(options_.schedule(), lr, state_.global_step, total_steps, steps_per_epoch);

@@ -42,7 +42,14 @@ struct Normalization {
 /// Per-channel mean and standard deviation of `data`'s pixels scaled to [0, 1].
 Normalization channel_statistics(const Dataset& data);
 
-/// Converts a batch for the network.
+/// images: [B, C, H, W] uint8 in [0, 255] → float32 in [0, 1].
+torch::Tensor to_unit_float(const torch::Tensor& images);
+
+/// x: [B, C, H, W] float32 in [0, 1] → (x - mean) / std per channel, in place; x unchanged when
+/// `norm` is empty. Returns x.
+torch::Tensor normalize_(torch::Tensor x, const Normalization& norm);
+
+/// Converts a batch for the network: to_unit_float, then normalize_.
 /// images: [B, C, H, W] uint8 in [0, 255] → [B, C, H, W] float32, in [0, 1] when `norm` is
 /// empty, else (x - mean) / std per channel.
 torch::Tensor to_network_input(const torch::Tensor& images, const Normalization& norm);

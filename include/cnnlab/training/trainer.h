@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "cnnlab/data/augment.h"
 #include "cnnlab/data/dataset.h"
 #include "cnnlab/models/network.h"
 #include "cnnlab/training/checkpoint.h"
@@ -29,6 +30,10 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, eval_batch_size) = 1000;
   /// Also save a checkpoint every this many steps inside an epoch (0: at epoch ends only).
   TORCH_ARG(int64_t, checkpoint_every_steps) = 0;
+  /// Random augmentation of every training batch (validation and test images are never
+  /// augmented). Drawn from a generator seeded by (seed, global step), so a resumed run sees the
+  /// same batches as an uninterrupted one.
+  TORCH_ARG(AugmentOptions, augment) = {};
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -88,6 +93,9 @@ class Trainer {
  private:
   void save_checkpoint(const std::filesystem::path& path);
   torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
+  /// The training batch of the current step: selected, augmented and normalised.
+  torch::Tensor training_batch(const Dataset& train, const torch::Tensor& index,
+                               const Normalization& norm) const;
 
   Network network_;
   TrainerOptions options_;
