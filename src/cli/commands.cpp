@@ -1,9 +1,11 @@
 #include "commands.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
@@ -36,6 +38,25 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   return callbacks;
 }
 
+// Warnings of the data loader on stderr, and a progress line while a large image folder decodes.
+LoadCallbacks loading_callbacks() {
+  LoadCallbacks callbacks;
+  callbacks.warn = [](const std::string& message) {
+    fmt::print(stderr, "cnnlab: warning: {}\n", message);
+  };
+  callbacks.progress = [](int64_t done, int64_t total) {
+    if (total < 2000) return;
+    const bool tty = isatty(fileno(stderr)) != 0;
+    if (tty) {
+      fmt::print(stderr, "\rDecoding images: {}/{}", done, total);
+      if (done == total) fmt::print(stderr, "\n");
+    } else if (done == total) {
+      fmt::print(stderr, "Decoded {} images\n", total);
+    }
+  };
+  return callbacks;
+}
+
 int report(const RunResult& result) {
   if (result.status == FitStatus::kInterrupted) {
     fmt::print(stderr,
@@ -64,7 +85,7 @@ int train_command(const TrainArgs& args) {
           "--resume continues a run with its own config; drop --config, --set and --out");
     }
     fmt::print("Resuming {}\n", args.resume);
-    return report(resume_run(args.resume, root, progress_callbacks(bar)));
+    return report(resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks()));
   }
   if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
   std::vector<std::string> overrides = args.overrides;
@@ -74,13 +95,14 @@ int train_command(const TrainArgs& args) {
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
   fmt::print("Training '{}' on {}; run directory {}\n", config.name, config.data.dataset(),
              run_dir.string());
-  return report(train_run(config, root, run_dir, progress_callbacks(bar)));
+  return report(train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks()));
 }
 
 int evaluate_command(const EvaluateArgs& args) {
   LoadedRun run = load_run(args.run_dir, args.checkpoint);
   apply_thread_setting(run.config.threads);
-  const Dataset test = load_test_set(run.config.data, resolve_data_root(args.data_dir));
+  const Dataset test =
+      load_test_set(run.config.data, resolve_data_root(args.data_dir), loading_callbacks());
   const EvalResult result =
       evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size());
   fmt::print("Test loss: {:.4f}\n", result.loss);

@@ -164,7 +164,31 @@ DataOptions read_data(Section& s) {
       .mean(s.get_numbers("mean"))
       .std(s.get_numbers("std"))
       .train_limit(s.get<int64_t>("train_limit", d.train_limit()))
-      .test_limit(s.get<int64_t>("test_limit", d.test_limit()));
+      .test_limit(s.get<int64_t>("test_limit", d.test_limit()))
+      .test_dir(s.get<std::string>("test_dir", d.test_dir()))
+      .test_split(s.get<double>("test_split", d.test_split()))
+      .color_mode(s.get<std::string>("color_mode", d.color_mode()))
+      .bad_files(s.get<std::string>("bad_files", d.bad_files()));
+  if (s.node("image_size") != nullptr) {
+    const auto size = s.get_pair("image_size", {0, 0});
+    if (size[0] <= 0 || size[1] <= 0 || size[0] > 4096 || size[1] > 4096) {
+      throw ConfigError(fmt::format("{}: expected pixels between 1 and 4096, found [{}, {}]",
+                                    s.where("image_size"), size[0], size[1]));
+    }
+    d.image_size({size[0], size[1]});
+  }
+  if (!(d.test_split() > 0 && d.test_split() < 1)) {
+    throw ConfigError(fmt::format("{}: expected a fraction in (0, 1), found {}",
+                                  s.where("test_split"), d.test_split()));
+  }
+  if (d.color_mode() != "rgb" && d.color_mode() != "grayscale") {
+    throw ConfigError(fmt::format("{}: expected rgb or grayscale, found '{}'",
+                                  s.where("color_mode"), d.color_mode()));
+  }
+  if (d.bad_files() != "skip" && d.bad_files() != "fail") {
+    throw ConfigError(
+        fmt::format("{}: expected skip or fail, found '{}'", s.where("bad_files"), d.bad_files()));
+  }
   if (!(d.validation_split() >= 0 && d.validation_split() < 1)) {
     throw ConfigError(fmt::format("{}: expected a fraction in [0, 1), found {}",
                                   s.where("validation_split"), d.validation_split()));
@@ -451,6 +475,13 @@ std::string to_toml(const RunConfig& c) {
                    {"train_limit", c.data.train_limit()},
                    {"test_limit", c.data.test_limit()}};
   if (!c.data.dir().empty()) data.insert("dir", c.data.dir());
+  if (c.data.dataset() == "folder") {
+    if (!c.data.test_dir().empty()) data.insert("test_dir", c.data.test_dir());
+    data.insert("test_split", c.data.test_split());
+    data.insert("image_size", toml::array{c.data.image_size()[0], c.data.image_size()[1]});
+    data.insert("color_mode", c.data.color_mode());
+    data.insert("bad_files", c.data.bad_files());
+  }
   if (!c.data.mean().empty()) {
     data.insert("mean", numbers(c.data.mean()));
     data.insert("std", numbers(c.data.std()));

@@ -1,5 +1,6 @@
 #include "cnnlab/data/data_root.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -37,6 +38,7 @@ const std::vector<DatasetInfo>& registry() {
       {"idx", "",
        "an MNIST-style IDX pair: train-images-idx3-ubyte, train-labels-idx1-ubyte, "
        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz)"},
+      {"folder", "", "a folder with one subfolder of images per class"},
   };
   return infos;
 }
@@ -51,16 +53,101 @@ const DatasetInfo& info_for(const std::string& name) {
       fmt::format("data.dataset: unknown dataset '{}': expected one of {}", name, names));
 }
 
+// A user's folder: absolute, or relative to the current directory, or else to the data root.
+fs::path user_dir(const std::string& text, const DataRoot& root) {
+  const fs::path dir(text);
+  std::error_code ec;
+  if (dir.is_absolute() || fs::is_directory(dir, ec)) return dir;
+  return root.path / dir;
+}
+
 fs::path dataset_dir(const DataOptions& options, const DataRoot& root) {
   const DatasetInfo& info = info_for(options.dataset());
-  if (!options.dir().empty()) {
-    const fs::path dir(options.dir());
-    return dir.is_absolute() ? dir : root.path / dir;
-  }
+  if (!options.dir().empty()) return user_dir(options.dir(), root);
   if (info.folder.empty()) {
-    throw ConfigError("data.dir: dataset 'idx' needs data.dir, the folder holding the IDX files");
+    throw ConfigError(fmt::format("data.dir: dataset '{}' needs data.dir, the folder holding {}",
+                                  info.name, info.download));
   }
   return root.path / info.folder;
+}
+
+ImageDecodeOptions decode_options(const DataOptions& options) {
+  const auto& size = options.image_size();
+  if (size.size() != 2 || size[0] <= 0 || size[1] <= 0 || size[0] > 4096 || size[1] > 4096) {
+    throw ConfigError("data.image_size: expected [height, width], each between 1 and 4096 pixels");
+  }
+  if (options.color_mode() != "rgb" && options.color_mode() != "grayscale") {
+    throw ConfigError(fmt::format("data.color_mode: expected rgb or grayscale, found '{}'",
+                                  options.color_mode()));
+  }
+  if (options.bad_files() != "skip" && options.bad_files() != "fail") {
+    throw ConfigError(
+        fmt::format("data.bad_files: expected skip or fail, found '{}'", options.bad_files()));
+  }
+  return ImageDecodeOptions()
+      .channels(options.color_mode() == "rgb" ? 3 : 1)
+      .height(size[0])
+      .width(size[1])
+      .skip_bad_files(options.bad_files() == "skip");
+}
+
+// The first n entries of a listing (all when n is 0).
+void truncate(ImageFolderListing& listing, int64_t n) {
+  if (n <= 0 || n >= static_cast<int64_t>(listing.files.size())) return;
+  listing.files.resize(static_cast<std::size_t>(n));
+  listing.labels.resize(static_cast<std::size_t>(n));
+}
+
+ImageFolderListing take(const ImageFolderListing& from, const torch::Tensor& order, int64_t begin,
+                        int64_t end) {
+  ImageFolderListing part;
+  part.class_names = from.class_names;
+  const auto* index = order.data_ptr<int64_t>();
+  for (int64_t i = begin; i < end; ++i) {
+    part.files.push_back(from.files[static_cast<std::size_t>(index[i])]);
+    part.labels.push_back(from.labels[static_cast<std::size_t>(index[i])]);
+  }
+  return part;
+}
+
+// The training and test listings of a folder dataset. Training images are shuffled once with a
+// fixed seed, so that validation_split (the last fraction, as Keras takes it) and test_split
+// draw from every class.
+std::pair<ImageFolderListing, ImageFolderListing> folder_listings(const DataOptions& options,
+                                                                  const DataRoot& root,
+                                                                  const LoadCallbacks& callbacks) {
+  ImageFolderListing all = list_image_folder(dataset_dir(options, root));
+  const auto warn = [&](const std::vector<std::string>& messages) {
+    for (const auto& m : messages) {
+      if (callbacks.warn) callbacks.warn("skipped " + m);
+    }
+  };
+  warn(all.skipped);
+  const auto n = static_cast<int64_t>(all.files.size());
+  auto generator = at::detail::createCPUGenerator(0);
+  const auto order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+  ImageFolderListing train, test;
+  if (!options.test_dir().empty()) {
+    train = take(all, order, 0, n);
+    test = list_image_folder(user_dir(options.test_dir(), root), all.class_names);
+    warn(test.skipped);
+  } else {
+    if (!(options.test_split() > 0 && options.test_split() < 1)) {
+      throw ConfigError(fmt::format(
+          "data.test_split: expected a fraction in (0, 1) when there is no data.test_dir, found {}",
+          options.test_split()));
+    }
+    const auto split_at = static_cast<int64_t>(static_cast<double>(n) * (1 - options.test_split()));
+    if (split_at <= 0 || split_at >= n) {
+      throw DataFormatError(fmt::format("{}: {} images are too few to hold out a test_split of {}",
+                                        options.dir(), n, options.test_split()));
+    }
+    train = take(all, order, 0, split_at);
+    test = take(all, order, split_at, n);
+  }
+  truncate(train, options.train_limit());
+  truncate(test, options.test_limit());
+  return {train, test};
 }
 
 fs::path require_file(const DataOptions& options, const DataRoot& root, const std::string& name) {
@@ -89,6 +176,7 @@ Dataset limit(const Dataset& data, int64_t n) {
 
 Dataset load_split(const DataOptions& options, const DataRoot& root, bool train) {
   const std::string& name = options.dataset();
+  TORCH_CHECK(name != "folder", "load_split does not read folder datasets");
   if (name == "cifar10") {
     const auto names = dataset_class_names(options, root);
     std::vector<Dataset> parts;
@@ -134,6 +222,7 @@ std::vector<std::string> dataset_class_names(const DataOptions& options, const D
     return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   }
+  if (name == "folder") return list_image_folder(dataset_dir(options, root)).class_names;
   if (name == "cifar10") {
     if (auto meta = find_plain_or_gz(dataset_dir(options, root), "batches.meta.txt")) {
       auto names = read_class_names(*meta);
@@ -148,13 +237,31 @@ std::vector<std::string> dataset_class_names(const DataOptions& options, const D
   return digit_names();
 }
 
-LoadedData load_data(const DataOptions& options, const DataRoot& root) {
-  Dataset full_train = limit(load_split(options, root, true), options.train_limit());
+LoadedData load_data(const DataOptions& options, const DataRoot& root,
+                     const LoadCallbacks& callbacks) {
+  Dataset full_train, test;
+  if (options.dataset() == "folder") {
+    const ImageDecodeOptions decode = decode_options(options);
+    const auto [train_files, test_files] = folder_listings(options, root, callbacks);
+    full_train = decode_images(train_files, decode, callbacks);
+    test = decode_images(test_files, decode, callbacks);
+    const auto counts = torch::bincount(full_train.labels, {}, full_train.num_classes());
+    for (int64_t c = 0; c < full_train.num_classes(); ++c) {
+      if (counts[c].item<int64_t>() == 0) {
+        throw DataFormatError(fmt::format("{}: class '{}' has no readable training image",
+                                          dataset_dir(options, root).string(),
+                                          full_train.class_names[static_cast<std::size_t>(c)]));
+      }
+    }
+  } else {
+    full_train = limit(load_split(options, root, true), options.train_limit());
+    test = limit(load_split(options, root, false), options.test_limit());
+  }
   auto [train, validation] = validation_split(full_train, options.validation_split());
   LoadedData data;
   data.train = train;
   data.validation = validation;
-  data.test = limit(load_split(options, root, false), options.test_limit());
+  data.test = test;
   if (data.test.channels() != train.channels() || data.test.height() != train.height() ||
       data.test.width() != train.width()) {
     throw DataFormatError(
@@ -179,7 +286,12 @@ LoadedData load_data(const DataOptions& options, const DataRoot& root) {
   return data;
 }
 
-Dataset load_test_set(const DataOptions& options, const DataRoot& root) {
+Dataset load_test_set(const DataOptions& options, const DataRoot& root,
+                      const LoadCallbacks& callbacks) {
+  if (options.dataset() == "folder") {
+    return decode_images(folder_listings(options, root, callbacks).second, decode_options(options),
+                         callbacks);
+  }
   return limit(load_split(options, root, false), options.test_limit());
 }
 

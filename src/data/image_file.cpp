@@ -12,6 +12,10 @@
 namespace cnnlab {
 namespace fs = std::filesystem;
 
+namespace {
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;  // 8192 x 8192
+}  // namespace
+
 torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t height,
                               int64_t width) {
   TORCH_CHECK(channels == 1 || channels == 3, "read_image_file: channels must be 1 or 3");
@@ -20,6 +24,13 @@ torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t he
     throw IoError(path.string() + ": no such image file");
   }
   int w = 0, h = 0, file_channels = 0;
+  // The header's size is checked before any pixel is allocated: a small hostile file must not
+  // claim gigabytes.
+  if (stbi_info(path.c_str(), &w, &h, &file_channels) != 0 &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels) {
+    throw DataFormatError(fmt::format("{}: the image claims {}x{} pixels, more than the {} allowed",
+                                      path.string(), w, h, kMaxImagePixels));
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &w, &h, &file_channels, static_cast<int>(channels)), stbi_image_free);
   if (!pixels) {

@@ -92,9 +92,9 @@ int64_t apply_thread_setting(int64_t threads) {
 }
 
 RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_dir,
-                    const TrainerCallbacks& callbacks) {
+                    const TrainerCallbacks& callbacks, const LoadCallbacks& loading) {
   apply_thread_setting(config.threads);
-  LoadedData data = load_data(config.data, root);
+  LoadedData data = load_data(config.data, root, loading);
   bind_to_dataset(config, data);
   Network network = build_network(config);
   ensure_writable_directory(run_dir);
@@ -112,14 +112,14 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
 }
 
 RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
-                     const TrainerCallbacks& callbacks) {
+                     const TrainerCallbacks& callbacks, const LoadCallbacks& loading) {
   if (!fs::is_regular_file(run_dir / kConfigFile)) {
     throw CheckpointError(
         fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
   }
   RunConfig config = load_config_file(run_dir / kConfigFile);
   apply_thread_setting(config.threads);
-  LoadedData data = load_data(config.data, root);
+  LoadedData data = load_data(config.data, root, loading);
   const auto saved_input = config.model.input;
   bind_to_dataset(config, data);
   if (saved_input != config.model.input) {

@@ -36,6 +36,27 @@ TEST(ImageFileTest, RejectsNonImageNamingTheFile) {
   }
 }
 
+TEST(ImageFileTest, HugeClaimedSizeIsRefusedBeforeDecoding) {
+  TempDir dir;
+  // A PNG signature and an IHDR chunk claiming 10000 x 10000 RGB pixels, and nothing else.
+  std::vector<std::uint8_t> bytes = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                                     0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t side = 10000;
+    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back((side >> shift) & 0xff);
+  }
+  for (std::uint8_t b : {8, 2, 0, 0, 0, 0, 0, 0, 0}) bytes.push_back(b);  // depth, type, …, CRC
+  testing::write_bytes(dir / "huge.png", bytes);
+  try {
+    read_image_file(dir / "huge.png", 3, 8, 8);
+    FAIL() << "expected DataFormatError";
+  } catch (const DataFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("huge.png: the image claims 10000x10000 pixels"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ImageFileTest, MissingFileIsIoError) {
   TempDir dir;
   EXPECT_THROW(read_image_file(dir / "gone.png", 1, 28, 28), IoError);

@@ -35,12 +35,12 @@ int64_t apply_thread_setting(int64_t threads);
 /// kInterrupted and no test metrics; `resume_run` continues it.
 /// Throws ConfigError, DatasetNotFoundError, DataFormatError, IoError, DivergenceError.
 RunResult train_run(RunConfig config, const DataRoot& root, const std::filesystem::path& run_dir,
-                    const TrainerCallbacks& callbacks = {});
+                    const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
 
 /// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml.
 /// Throws CheckpointError when there is nothing to resume.
 RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
-                     const TrainerCallbacks& callbacks = {});
+                     const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
 
 /// A trained model read back from a run directory.
 struct LoadedRun {
