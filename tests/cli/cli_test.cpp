@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cnnlab/data/image_file.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -187,6 +188,71 @@ TEST(CliTest, InterruptSavesAndResumeFinishes) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("Epoch 60/60"), std::string::npos);
   EXPECT_TRUE(fs::exists(run / "metrics.json"));
+}
+
+TEST(CliTest, TrainsOnAnImageFolderAndPredictsItsImages) {
+  // A dataset cnnlab has never seen: striped pictures in class folders, of assorted sizes, with a
+  // broken file and a stray note among them.
+  TempDir dir;
+  const fs::path root = dir / "stripes";
+  fs::create_directories(root / "across");
+  fs::create_directories(root / "down");
+  torch::manual_seed(0);
+  for (int i = 0; i < 60; ++i) {
+    const int64_t h = 14 + i % 5, w = 16 + i % 3;
+    auto image = torch::randint(0, 60, {3, h, w}, torch::kInt64);
+    const bool across = i % 2 == 0;
+    for (int64_t k = i % 3; k < (across ? h : w); k += 3) {
+      image.select(across ? 1 : 2, k).add_(180);
+    }
+    write_png(root / (across ? "across" : "down") / ("p" + std::to_string(i) + ".png"),
+              image.clamp(0, 255).to(torch::kUInt8));
+  }
+  testing::write_text(root / "down" / "broken.png", "truncated");
+  testing::write_text(root / "across" / "notes.txt", "source: drawn by hand");
+  const std::string config = (dir / "stripes.toml").string();
+  testing::write_text(config, R"(name = "stripes"
+[data]
+dataset = "folder"
+dir = ")" + root.string() + R"("
+image_size = [12, 12]
+test_split = 0.25
+validation_split = 0.1
+[[model.layers]]
+type = "conv2d"
+filters = 8
+kernel = 3
+activation = "relu"
+[[model.layers]]
+type = "maxpool"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+activation = "softmax"
+[train]
+epochs = 8
+batch_size = 8
+lr = 0.01
+)");
+  const std::string run = (dir / "run").string();
+  const Outcome train = run_cnnlab("train -c " + config + " --out " + run);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(
+      train.output.find("cnnlab: warning: skipped " + (root / "down" / "broken.png").string()),
+      std::string::npos)
+      << train.output;
+  EXPECT_NE(train.output.find("notes.txt: not an image file"), std::string::npos) << train.output;
+  const auto at = train.output.find("Test accuracy: ");
+  ASSERT_NE(at, std::string::npos) << train.output;
+  EXPECT_GE(std::stod(train.output.substr(at + 15)), 0.8) << train.output;
+
+  const Outcome predict = run_cnnlab("predict " + run + " " + (root / "down" / "p1.png").string());
+  ASSERT_EQ(predict.exit_code, 0) << predict.output;
+  EXPECT_NE(predict.output.find("down"), std::string::npos) << predict.output;
+  const Outcome evaluate = run_cnnlab("evaluate " + run);
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  EXPECT_NE(evaluate.output.find("Test accuracy: "), std::string::npos) << evaluate.output;
 }
 
 }  // namespace

@@ -101,6 +101,75 @@ TEST(RunConfigTest, ResolvedTomlReadsBackEqual) {
   EXPECT_DOUBLE_EQ(again.model.layers[0].l2, 0.001);
 }
 
+TEST(RunConfigTest, ReadsAugmentWithKerasNames) {
+  const RunConfig c = parse_config(std::string(kConfig) + R"(
+[augment]
+rotation_range = 15
+width_shift_range = 0.1
+height_shift_range = 2
+shear_range = 0.2
+zoom_range = 0.2
+horizontal_flip = true
+fill_mode = "constant"
+cval = 0.5
+cutout = 8
+)",
+                                   "exp.toml");
+  const AugmentOptions& a = c.train.augment();
+  EXPECT_DOUBLE_EQ(a.rotation_range(), 15);
+  EXPECT_DOUBLE_EQ(a.height_shift_range(), 2);
+  EXPECT_TRUE(a.horizontal_flip());
+  EXPECT_FALSE(a.vertical_flip());
+  EXPECT_EQ(a.fill_mode(), FillMode::kConstant);
+  EXPECT_DOUBLE_EQ(a.cval(), 0.5);
+  EXPECT_EQ(a.cutout(), 8);
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_DOUBLE_EQ(again.train.augment().zoom_range(), 0.2);
+}
+
+TEST(RunConfigTest, BadAugmentValuesNameTheOption) {
+  const std::string base = std::string(kConfig) + "[augment]\n";
+  EXPECT_NE(error_of(base + "fill_mode = \"mirror\"\n").find("bad.toml:46: augment.fill_mode"),
+            std::string::npos)
+      << error_of(base + "fill_mode = \"mirror\"\n");
+  EXPECT_NE(
+      error_of(base + "zoom_range = 2\n").find("augment.zoom_range: expected a value in [0, 1)"),
+      std::string::npos)
+      << error_of(base + "zoom_range = 2\n");
+  EXPECT_NE(error_of(base + "horizontal_flips = true\n").find("did you mean 'horizontal_flip'"),
+            std::string::npos);
+}
+
+TEST(RunConfigTest, ReadsImageFolderOptions) {
+  const RunConfig c = parse_config(R"(
+[data]
+dataset = "folder"
+dir = "photos/train"
+test_dir = "photos/test"
+image_size = [48, 40]
+color_mode = "grayscale"
+bad_files = "fail"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+)",
+                                   "f.toml");
+  EXPECT_EQ(c.data.test_dir(), "photos/test");
+  EXPECT_EQ(c.data.image_size(), (std::vector<int64_t>{48, 40}));
+  EXPECT_EQ(c.data.color_mode(), "grayscale");
+  EXPECT_EQ(c.data.bad_files(), "fail");
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_NE(error_of("[data]\ncolor_mode = \"sepia\"\n[[model.layers]]\ntype = \"flatten\"\n")
+                .find("data.color_mode: expected rgb or grayscale, found 'sepia'"),
+            std::string::npos);
+  EXPECT_NE(error_of("[data]\nimage_size = [0, 5]\n[[model.layers]]\ntype = \"flatten\"\n")
+                .find("data.image_size"),
+            std::string::npos);
+}
+
 TEST(RunConfigTest, UnknownOptionSuggestsTheKnownOne) {
   EXPECT_EQ(error_of("[train]\nepoch = 3\n[[model.layers]]\ntype = \"dense\"\n"),
             "bad.toml:2: train.epoch: unknown option for [train] (did you mean 'epochs'?)");
@@ -177,6 +246,34 @@ TEST(RunConfigTest, ShippedMnistConfigIsTheStudyModel) {
   EXPECT_EQ(c.train.epochs(), 5);
   EXPECT_EQ(c.train.optimizer().kind(), OptimizerKind::kAdam);
   EXPECT_DOUBLE_EQ(c.data.validation_split(), 0.1);
+}
+
+TEST(RunConfigTest, ShippedCifar10ConfigIsTheStudyModel) {
+  const RunConfig c =
+      load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/cifar10.toml");
+  std::vector<std::string> names;
+  int pools = 0;
+  for (const auto& layer : c.model.layers) {
+    if (layer.type == LayerType::kMaxPool) ++pools;
+    if (layer.type != LayerType::kConv2d && layer.type != LayerType::kDense) continue;
+    names.push_back(layer.name);
+    if (layer.type == LayerType::kConv2d) {
+      EXPECT_EQ(layer.kernel, (std::array<int64_t, 2>{3, 3})) << layer.name;
+      EXPECT_EQ(layer.stride, (std::array<int64_t, 2>{1, 1})) << layer.name;
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"Conv1", "Conv2", "Conv3", "Conv4", "Conv5", "Conv6",
+                                             "Dense", "Output"}));
+  EXPECT_EQ(pools, 3);
+  EXPECT_EQ(c.data.dataset(), "cifar10");
+  const AugmentOptions& a = c.train.augment();  // the study's ImageDataGenerator
+  EXPECT_DOUBLE_EQ(a.rotation_range(), 15);
+  EXPECT_DOUBLE_EQ(a.width_shift_range(), 0.1);
+  EXPECT_DOUBLE_EQ(a.height_shift_range(), 0.1);
+  EXPECT_DOUBLE_EQ(a.shear_range(), 0.2);
+  EXPECT_DOUBLE_EQ(a.zoom_range(), 0.2);
+  EXPECT_TRUE(a.horizontal_flip());
+  EXPECT_EQ(a.fill_mode(), FillMode::kNearest);
 }
 
 }  // namespace
