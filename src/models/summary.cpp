@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace cnnlab {
 
 namespace {
-constexpr int kNameWidth = 30;
-constexpr int kShapeWidth = 26;
-constexpr int kLineWidth = 70;
+constexpr std::size_t kMinNameWidth = 30;
+constexpr std::size_t kShapeWidth = 26;
+constexpr std::size_t kParamWidth = 14;
 
 std::string with_commas(int64_t n) {
   std::string digits = std::to_string(n);
@@ -18,22 +20,30 @@ std::string with_commas(int64_t n) {
 
 std::string model_summary(const ModelSpec& spec, const std::string& model_name) {
   const auto shapes = infer_shapes(spec);
+  std::vector<std::string> names;
+  // The name column grows with the longest "Name (Type)", so columns never run together.
+  std::size_t name_width = kMinNameWidth;
+  for (const auto& layer : spec.layers) {
+    names.push_back(fmt::format("{} ({})", layer.name, layer_keras_name(layer.type)));
+    name_width = std::max(name_width, names.back().size() + 2);
+  }
   std::string out = fmt::format("Model: \"{}\"\n", model_name);
-  const std::string thin(kLineWidth, '_'), thick(kLineWidth, '=');
+  const std::size_t line_width = name_width + kShapeWidth + kParamWidth;
+  const std::string thin(line_width, '_'), thick(line_width, '=');
   out += thin + "\n";
-  out += fmt::format(" {:<{}}{:<{}}{}\n", "Layer (type)", kNameWidth, "Output Shape", kShapeWidth,
+  out += fmt::format(" {:<{}}{:<{}}{}\n", "Layer (type)", name_width, "Output Shape", kShapeWidth,
                      "Param #");
   out += thick + "\n";
   int64_t total = 0, trainable = 0;
-  out += fmt::format(" {:<{}}{:<{}}{}\n", "Input (InputLayer)", kNameWidth,
+  out += fmt::format(" {:<{}}{:<{}}{}\n", "Input (InputLayer)", name_width,
                      fmt::format("(None, {}, {}, {})", spec.input[0], spec.input[1], spec.input[2]),
                      kShapeWidth, 0);
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const auto& layer = spec.layers[i];
     const auto& shape = shapes[i];
-    const std::string name = fmt::format("{} ({})", layer.name, layer_keras_name(layer.type));
+    const std::string& name = names[i];
     const std::string dims = fmt::format("(None, {})", fmt::join(shape.output, ", "));
-    out += fmt::format(" {:<{}}{:<{}}{}\n", name, kNameWidth, dims, kShapeWidth,
+    out += fmt::format(" {:<{}}{:<{}}{}\n", name, name_width, dims, kShapeWidth,
                        with_commas(shape.params));
     total += shape.params;
     trainable += shape.trainable_params;

@@ -59,6 +59,17 @@ TEST(ImageFolderTest, ClassesAreSortedFolderNamesAndLabelsFollowThem) {
   }
 }
 
+TEST(ImageFolderTest, ReportsProgressUpToTheTotal) {
+  TempDir dir;
+  three_classes(dir.path(), 3);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  LoadCallbacks callbacks;
+  callbacks.progress = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  decode_images(list_image_folder(dir.path()), ImageDecodeOptions().height(4).width(4), callbacks);
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back(), (std::pair<int64_t, int64_t>{9, 9}));
+}
+
 TEST(ImageFolderTest, ResizesAndConvertsToGrayscaleOrRgb) {
   TempDir dir;
   solid_png(dir / "a" / "x.png", 200, 30, 50);

@@ -31,5 +31,27 @@ units = 10
   EXPECT_NE(text.find("Non-trainable params: 0"), std::string::npos);
 }
 
+TEST(SummaryTest, LongNamesKeepTheColumnsApart) {
+  const RunConfig config = parse_config(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 8
+[[model.layers]]
+type = "batchnorm"
+name = "AVeryLongBatchNormName"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+)",
+                                        "long.toml");
+  ModelSpec spec = config.model;
+  spec.num_classes = 10;
+  const std::string text = model_summary(spec, "long");
+  EXPECT_NE(text.find("AVeryLongBatchNormName (BatchNormalization)  (None, 8, 26, 26)"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace cnnlab
