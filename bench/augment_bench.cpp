@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cnnlab/config/run_config.h"
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     using namespace cnnlab;
+    // Shown relative to the current directory, as a user would type it.
+    config_path = std::filesystem::proximate(config_path).string();
     RunConfig config = load_config_file(config_path);
     const int64_t used_threads = apply_thread_setting(threads);
     const int64_t warmup = 5;
