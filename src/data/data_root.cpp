@@ -61,6 +61,23 @@ fs::path user_dir(const std::string& text, const DataRoot& root) {
   return root.path / dir;
 }
 
+// As user_dir, for a folder that must exist: the error names every place it looked.
+fs::path existing_user_dir(const std::string& option, const std::string& text,
+                           const DataRoot& root) {
+  const fs::path dir = user_dir(text, root);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return dir;
+  const std::string looked =
+      fs::path(text).is_absolute()
+          ? dir.string()
+          : fmt::format("{} in the current directory and {} (data root from {})", text,
+                        dir.string(), root.source);
+  throw DatasetNotFoundError(fmt::format(
+      "{}: folder '{}' not found: looked for {}. An image-folder dataset is a folder with one "
+      "subfolder of images per class (<folder>/<class name>/*.png|jpg|jpeg|bmp).",
+      option, text, looked));
+}
+
 fs::path dataset_dir(const DataOptions& options, const DataRoot& root) {
   const DatasetInfo& info = info_for(options.dataset());
   if (!options.dir().empty()) return user_dir(options.dir(), root);
@@ -116,7 +133,12 @@ ImageFolderListing take(const ImageFolderListing& from, const torch::Tensor& ord
 std::pair<ImageFolderListing, ImageFolderListing> folder_listings(const DataOptions& options,
                                                                   const DataRoot& root,
                                                                   const LoadCallbacks& callbacks) {
-  ImageFolderListing all = list_image_folder(dataset_dir(options, root));
+  if (options.dir().empty()) {
+    throw ConfigError(
+        "data.dir: dataset 'folder' needs data.dir, the folder with one subfolder of images per "
+        "class");
+  }
+  ImageFolderListing all = list_image_folder(existing_user_dir("data.dir", options.dir(), root));
   const auto warn = [&](const std::vector<std::string>& messages) {
     for (const auto& m : messages) {
       if (callbacks.warn) callbacks.warn("skipped " + m);
@@ -129,7 +151,8 @@ std::pair<ImageFolderListing, ImageFolderListing> folder_listings(const DataOpti
   ImageFolderListing train, test;
   if (!options.test_dir().empty()) {
     train = take(all, order, 0, n);
-    test = list_image_folder(user_dir(options.test_dir(), root), all.class_names);
+    test = list_image_folder(existing_user_dir("data.test_dir", options.test_dir(), root),
+                             all.class_names);
     warn(test.skipped);
   } else {
     if (!(options.test_split() > 0 && options.test_split() < 1)) {

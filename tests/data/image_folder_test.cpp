@@ -226,6 +226,22 @@ TEST(ImageFolderDatasetTest, SeparateTestFolderAndGrayscale) {
   EXPECT_TRUE(torch::equal(test.images, data.test.images));
 }
 
+TEST(ImageFolderDatasetTest, MissingFolderNamesEveryPlaceLookedIn) {
+  TempDir dir;
+  const DataRoot root{dir / "datasets", "$CNNLAB_DATA"};
+  try {
+    load_data(DataOptions().dataset("folder").dir("no-such-photos"), root);
+    FAIL() << "expected DatasetNotFoundError";
+  } catch (const DatasetNotFoundError& e) {
+    const std::string message = e.what();
+    EXPECT_TRUE(contains(message, "data.dir: folder 'no-such-photos' not found")) << message;
+    EXPECT_TRUE(contains(message, "in the current directory")) << message;
+    EXPECT_TRUE(contains(message, (dir / "datasets" / "no-such-photos").string())) << message;
+    EXPECT_TRUE(contains(message, "$CNNLAB_DATA")) << message;
+  }
+  EXPECT_THROW(load_data(DataOptions().dataset("folder"), root), ConfigError);
+}
+
 TEST(ImageFolderDatasetTest, ClassWithOnlyBadImagesIsAnError) {
   TempDir dir;
   three_classes(dir.path(), 2);
