@@ -40,6 +40,19 @@ double fraction_within(const torch::Tensor& values, double bound) {
   return values.detach().abs().le(bound).to(torch::kFloat64).mean().item<double>();
 }
 
+std::vector<double> exponential_smoothing(const std::vector<double>& values, double weight) {
+  TORCH_CHECK(weight >= 0 && weight < 1, "exponential_smoothing: weight must lie in [0, 1)");
+  std::vector<double> smoothed;
+  smoothed.reserve(values.size());
+  double average = 0, decay = 1;
+  for (const double v : values) {
+    average = weight * average + (1 - weight) * v;
+    decay *= weight;
+    smoothed.push_back(average / (1 - decay));
+  }
+  return smoothed;
+}
+
 torch::Tensor confusion_matrix(const torch::Tensor& labels, const torch::Tensor& predicted,
                                int64_t num_classes) {
   TORCH_CHECK(labels.sizes() == predicted.sizes(), "confusion_matrix: ", labels.sizes(),

@@ -10,6 +10,7 @@
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
 #include "cnnlab/models/summary.h"
+#include "cnnlab/report/report.h"
 #include "cnnlab/training/run.h"
 #include "progress_bar.h"
 
@@ -57,7 +58,7 @@ LoadCallbacks loading_callbacks() {
   return callbacks;
 }
 
-int report(const RunResult& result) {
+int print_result(const RunResult& result) {
   if (result.status == FitStatus::kInterrupted) {
     fmt::print(stderr,
                "\nStopped: the run is saved in {}.\nContinue it with: cnnlab train --resume {}\n",
@@ -70,6 +71,24 @@ int report(const RunResult& result) {
              format_duration(result.train_seconds), result.images_per_second,
              result.run_dir.string());
   return kExitOk;
+}
+
+// The report `cnnlab train` writes at the end of a run, into the run directory.
+int write_run_report(const fs::path& run_dir, const DataRoot& root) {
+  try {
+    std::vector<RunAnalysis> runs{
+        analyze_run(run_dir, root, AnalysisOptions(), loading_callbacks())};
+    const fs::path out = run_dir / "report.html";
+    write_report(runs, out, ReportOptions().generator(kGenerator));
+    fmt::print("Report: {}\n", out.string());
+    return kExitOk;
+  } catch (const std::exception& e) {
+    fmt::print(stderr,
+               "cnnlab: error: the run is saved, but its report could not be written: {}\n"
+               "Write it later with: cnnlab report {}\n",
+               e.what(), run_dir.string());
+    return kExitError;
+  }
 }
 
 }  // namespace
@@ -85,7 +104,10 @@ int train_command(const TrainArgs& args) {
           "--resume continues a run with its own config; drop --config, --set and --out");
     }
     fmt::print("Resuming {}\n", args.resume);
-    return report(resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks()));
+    const RunResult result =
+        resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks());
+    const int status = print_result(result);
+    return status == kExitOk && !args.no_report ? write_run_report(result.run_dir, root) : status;
   }
   if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
   std::vector<std::string> overrides = args.overrides;
@@ -95,7 +117,40 @@ int train_command(const TrainArgs& args) {
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
   fmt::print("Training '{}' on {}; run directory {}\n", config.name, config.data.dataset(),
              run_dir.string());
-  return report(train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks()));
+  const RunResult result =
+      train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
+  const int status = print_result(result);
+  return status == kExitOk && !args.no_report ? write_run_report(result.run_dir, root) : status;
+}
+
+int report_command(const ReportArgs& args) {
+  const DataRoot root = resolve_data_root(args.data_dir);
+  AnalysisOptions options;
+  options.checkpoint(args.checkpoint)
+      .images(args.images)
+      .gallery_size(args.gallery_size)
+      .test_limit(args.test_limit);
+  validate(options);
+  fs::path out = args.out;
+  if (out.empty()) {
+    out = args.run_dirs.size() == 1 ? fs::path(args.run_dirs.front()) / "report.html"
+                                    : fs::path("report.html");
+  }
+  if (out.extension() != ".html") {
+    throw ConfigError(
+        fmt::format("--out: expected a file name ending in .html, found '{}'", out.string()));
+  }
+  std::vector<RunAnalysis> runs;
+  for (const auto& dir : args.run_dirs) {
+    fmt::print("Analysing {}\n", dir);
+    std::fflush(stdout);
+    runs.push_back(analyze_run(dir, root, options, loading_callbacks()));
+  }
+  ReportOptions report_options;
+  report_options.title(args.title).generator(kGenerator);
+  const fs::path data_dir = write_report(runs, out, report_options);
+  fmt::print("Report written to {} (chart data in {})\n", out.string(), data_dir.string());
+  return kExitOk;
 }
 
 int evaluate_command(const EvaluateArgs& args) {

@@ -10,6 +10,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitInterrupted = 130;
 
+/// How reports name their writer.
+constexpr const char* kGenerator = "cnnlab 0.1.0";
+
 struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;
@@ -17,6 +20,18 @@ struct TrainArgs {
   std::string resume;
   std::string data_dir;
   int threads = -1;
+  bool no_report = false;
+};
+
+struct ReportArgs {
+  std::vector<std::string> run_dirs;
+  std::string out;
+  std::vector<std::string> images;
+  std::string checkpoint = "last";
+  std::string data_dir;
+  std::string title;
+  int64_t gallery_size = 24;
+  int64_t test_limit = 0;
 };
 
 struct EvaluateArgs {
@@ -43,5 +58,6 @@ int train_command(const TrainArgs& args);
 int evaluate_command(const EvaluateArgs& args);
 int predict_command(const PredictArgs& args);
 int summary_command(const SummaryArgs& args);
+int report_command(const ReportArgs& args);
 
 }  // namespace cnnlab::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--data-dir", train.data_dir,
                         "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
   train_cmd->add_option("-j,--threads", train.threads, "LibTorch threads (0: one per core)");
+  train_cmd->add_flag("--no-report", train.no_report,
+                      "Do not write report.html into the run directory at the end");
 
   EvaluateArgs evaluate;
   auto* evaluate_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a saved run");
@@ -50,6 +52,27 @@ int main(int argc, char** argv) {
   summary_cmd->add_option("-s,--set", summary.overrides, "Override a config option (repeatable)");
   summary_cmd->add_option("--data-dir", summary.data_dir, "Folder holding the datasets");
 
+  ReportArgs report;
+  auto* report_cmd = app.add_subcommand(
+      "report", "Write an HTML report of one run, or of several runs compared side by side");
+  report_cmd->add_option("run_dirs", report.run_dirs, "Run directories")->required();
+  report_cmd->add_option("-o,--out", report.out,
+                         "Report file (default: RUN_DIR/report.html for one run, "
+                         "./report.html for several); chart data goes to <name>_data/");
+  report_cmd
+      ->add_option("--images", report.images,
+                   "Test images whose feature maps are shown: numbers in the test set or class "
+                   "names, comma-separated (default: the first two)")
+      ->delimiter(',');
+  report_cmd->add_option("--checkpoint", report.checkpoint, "last (default) or best")
+      ->check(CLI::IsMember({"best", "last"}));
+  report_cmd->add_option("--data-dir", report.data_dir, "Folder holding the datasets");
+  report_cmd->add_option("--title", report.title, "Heading of the page");
+  report_cmd->add_option("--gallery-size", report.gallery_size,
+                         "Right and wrong test images shown per run (default 24)");
+  report_cmd->add_option("--test-limit", report.test_limit,
+                         "Analyse only the first N test images (default: all)");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -57,6 +80,7 @@ int main(int argc, char** argv) {
     if (*evaluate_cmd) return evaluate_command(evaluate);
     if (*predict_cmd) return predict_command(predict);
     if (*summary_cmd) return summary_command(summary);
+    if (*report_cmd) return report_command(report);
   } catch (const cnnlab::Error& e) {
     fmt::print(stderr, "cnnlab: error: {}\n", e.what());
     return kExitError;

@@ -14,6 +14,15 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 26;  // 8192 x 8192
+
+// [C, H, W] uint8 → contiguous [H, W, C], the layout stb writes.
+torch::Tensor to_hwc(const torch::Tensor& image, const char* caller) {
+  TORCH_CHECK(image.dim() == 3 && (image.size(0) == 1 || image.size(0) == 3) &&
+                  image.scalar_type() == torch::kUInt8,
+              caller, " expects [1|3, H, W] uint8, got ", image.sizes());
+  return image.permute({1, 2, 0}).contiguous();
+}
+
 }  // namespace
 
 torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t height,
@@ -54,10 +63,7 @@ torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t he
 }
 
 void write_png(const fs::path& path, const torch::Tensor& image) {
-  TORCH_CHECK(image.dim() == 3 && (image.size(0) == 1 || image.size(0) == 3) &&
-                  image.scalar_type() == torch::kUInt8,
-              "write_png expects [1|3, H, W] uint8, got ", image.sizes());
-  const auto hwc = image.permute({1, 2, 0}).contiguous();
+  const auto hwc = to_hwc(image, "write_png");
   const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)),
             c = static_cast<int>(hwc.size(2));
   write_atomically(path, [&](const fs::path& tmp) {
@@ -65,6 +71,20 @@ void write_png(const fs::path& path, const torch::Tensor& image) {
       throw IoError(path.string() + ": cannot write PNG");
     }
   });
+}
+
+std::string encode_png(const torch::Tensor& image) {
+  const auto hwc = to_hwc(image, "encode_png");
+  const int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)),
+            c = static_cast<int>(hwc.size(2));
+  std::string bytes;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+  };
+  if (stbi_write_png_to_func(append, &bytes, w, h, c, hwc.data_ptr<std::uint8_t>(), w * c) == 0) {
+    throw IoError("cannot encode a PNG image");
+  }
+  return bytes;
 }
 
 }  // namespace cnnlab

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -38,6 +39,25 @@ void bind_to_dataset(RunConfig& config, const LoadedData& data) {
   }
 }
 
+// The processor's model name, as /proc/cpuinfo gives it on Linux ("unknown" elsewhere).
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+  }
+  return "unknown";
+}
+
+nlohmann::json machine_description() {
+  return {{"cpu", cpu_model()},
+          {"cores", std::thread::hardware_concurrency()},
+          {"libtorch", TORCH_VERSION},
+          {"cuda", torch::cuda::is_available()}};
+}
+
 RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
                  const LoadedData& data, FitStatus status) {
   RunResult result;
@@ -66,6 +86,7 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
       {"train_seconds", result.train_seconds},
       {"train_images_per_second", result.images_per_second},
       {"threads", torch::get_num_threads()},
+      {"machine", machine_description()},
   };
   write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
   return result;

@@ -9,6 +9,7 @@
 
 #include "cnnlab/error.h"
 #include "cnnlab/training/evaluate.h"
+#include "cnnlab/training/weight_history.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -210,6 +211,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     state_.epoch_seen = 0;
     state_.epoch_seconds = 0;
     if (!run_dir_.empty()) {
+      write_weight_histograms(run_dir_, record.epoch, *network_);
       save_checkpoint(checkpoint_dir / "last.pt");
       if (improved) save_checkpoint(checkpoint_dir / "best.pt");
     }

@@ -26,6 +26,11 @@ Histogram make_histogram(const torch::Tensor& values, int64_t bins);
 /// Fraction of the elements of `values` with |v| ≤ bound.
 double fraction_within(const torch::Tensor& values, double bound);
 
+/// Exponential moving average of a curve, debiased as TensorBoard does so the first points are not
+/// pulled towards zero: s_i = w·s_{i-1} + (1-w)·x_i, reported as s_i / (1 - w^(i+1)).
+/// weight: in [0, 1); 0 returns the values unchanged.
+std::vector<double> exponential_smoothing(const std::vector<double>& values, double weight);
+
 /// Counts [num_classes, num_classes] int64: row = true class, column = predicted class.
 /// labels, predicted: [N] int64 in [0, num_classes).
 torch::Tensor confusion_matrix(const torch::Tensor& labels, const torch::Tensor& predicted,

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <string>
 
 namespace cnnlab {
 
@@ -15,5 +16,8 @@ torch::Tensor read_image_file(const std::filesystem::path& path, int64_t channel
 
 /// Writes an image as PNG. image: [C, H, W] uint8 with C = 1 or 3.
 void write_png(const std::filesystem::path& path, const torch::Tensor& image);
+
+/// The bytes of a PNG file holding `image` ([C, H, W] uint8 with C = 1 or 3), for embedding.
+std::string encode_png(const torch::Tensor& image);
 
 }  // namespace cnnlab

@@ -1,0 +1,203 @@
+#include "cnnlab/report/run_analysis.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "cnnlab/analysis/feature_maps.h"
+#include "cnnlab/analysis/pictures.h"
+#include "cnnlab/analysis/saliency.h"
+#include "cnnlab/data/image_file.h"
+#include "cnnlab/error.h"
+#include "cnnlab/training/evaluate.h"
+#include "cnnlab/training/run.h"
+#include "cnnlab/training/weight_history.h"
+
+namespace cnnlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+nlohmann::json read_metrics(const fs::path& path) {
+  if (!fs::exists(path)) return nullptr;
+  std::ifstream in(path);
+  auto metrics = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (metrics.is_discarded() || !metrics.is_object()) {
+    throw DataFormatError(path.string() + ": not a JSON object of metrics");
+  }
+  return metrics;
+}
+
+// Resolves --images entries: a test-set index, or a class name meaning its first test image.
+std::vector<int64_t> chosen_images(const std::vector<std::string>& wanted, const Dataset& test) {
+  if (wanted.empty()) {
+    std::vector<int64_t> first;
+    for (int64_t i = 0; i < std::min<int64_t>(2, test.size()); ++i) first.push_back(i);
+    return first;
+  }
+  std::vector<int64_t> indices;
+  for (const auto& entry : wanted) {
+    const bool numeric =
+        !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric) {
+      const int64_t index = std::stoll(entry);
+      if (index >= test.size()) {
+        throw ConfigError(
+            fmt::format("--images: test image {} does not exist (the test set has "
+                        "{} images, numbered from 0)",
+                        entry, test.size()));
+      }
+      indices.push_back(index);
+      continue;
+    }
+    const auto name = std::find(test.class_names.begin(), test.class_names.end(), entry);
+    if (name == test.class_names.end()) {
+      throw ConfigError(fmt::format(
+          "--images: '{}' is neither a test image number nor a class name (classes: {})", entry,
+          fmt::join(test.class_names, ", ")));
+    }
+    const int64_t label = name - test.class_names.begin();
+    const auto hits = test.labels.eq(label).nonzero();
+    if (hits.size(0) == 0) {
+      throw ConfigError(fmt::format("--images: the test set has no image of class '{}'", entry));
+    }
+    indices.push_back(hits[0][0].item<int64_t>());
+  }
+  return indices;
+}
+
+std::string image_png(const Dataset& data, int64_t index) { return encode_png(data.images[index]); }
+
+}  // namespace
+
+void validate(const AnalysisOptions& options) {
+  if (options.checkpoint() != "best" && options.checkpoint() != "last") {
+    throw ConfigError(
+        fmt::format("--checkpoint: expected best or last, found '{}'", options.checkpoint()));
+  }
+  for (const auto& [name, value] : {std::pair{"--gallery-size", options.gallery_size()},
+                                    std::pair{"--saliency-count", options.saliency_count()},
+                                    std::pair{"--confused-pairs", options.confused_pairs()},
+                                    std::pair{"--pair-examples", options.pair_examples()},
+                                    std::pair{"--test-limit", options.test_limit()}}) {
+    if (value < 0)
+      throw ConfigError(fmt::format("{}: expected a count ≥ 0, found {}", name, value));
+  }
+}
+
+RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
+                        const AnalysisOptions& options, const LoadCallbacks& loading) {
+  validate(options);
+  LoadedRun run = load_run(run_dir, options.checkpoint());
+  RunAnalysis a;
+  a.run_dir = run_dir;
+  a.name = run.config.name;
+  a.dataset = run.config.data.dataset();
+  a.class_names = run.config.class_names;
+  a.config_text = read_text(run_dir / "config.toml");
+  a.summary_text = read_text(run_dir / "summary.txt");
+  a.metrics = read_metrics(run_dir / "metrics.json");
+  a.history = read_history(run_dir);
+  a.epoch_weight_histograms =
+      read_weight_histograms(run_dir, static_cast<int64_t>(a.history.epochs.size()));
+  Network& network = run.network;
+  for (const auto& item : network->named_parameters()) {
+    a.weights.push_back({item.key(), item.value().detach().flatten().to(torch::kFloat32).clone()});
+  }
+
+  Dataset test = load_test_set(run.config.data, root, loading);
+  if (options.test_limit() > 0 && options.test_limit() < test.size()) {
+    test = test.slice(0, options.test_limit());
+  }
+  if (test.num_classes() != static_cast<int64_t>(a.class_names.size()) ||
+      test.channels() != run.config.model.input[0] || test.height() != run.config.model.input[1] ||
+      test.width() != run.config.model.input[2]) {
+    throw ConfigError(fmt::format(
+        "{}: the run was trained on {} classes of {}x{}x{} images; its test set now has {} "
+        "classes of {}x{}x{}",
+        run_dir.string(), a.class_names.size(), run.config.model.input[0],
+        run.config.model.input[1], run.config.model.input[2], test.num_classes(), test.channels(),
+        test.height(), test.width()));
+  }
+  const auto& norm = run.normalization;
+  const auto probabilities =
+      predict_probabilities(network, test, norm, run.config.train.eval_batch_size());
+  const auto predicted = probabilities.argmax(1);
+  const int64_t k = test.num_classes();
+  a.test_count = test.size();
+  a.test_accuracy =
+      test.size() > 0 ? predicted.eq(test.labels).to(torch::kFloat64).mean().item<double>() : 0;
+  a.confusion = confusion_matrix(test.labels, predicted, k);
+  a.per_class_accuracy = per_class_accuracy(a.confusion);
+
+  const Gallery gallery = select_gallery(probabilities, test.labels, options.gallery_size());
+  a.right = gallery.right;
+  a.wrong = gallery.wrong;
+  for (const auto& item : a.right) a.right_pngs.push_back(image_png(test, item.index));
+  for (const auto& item : a.wrong) a.wrong_pngs.push_back(image_png(test, item.index));
+
+  for (const auto& pair : most_confused_pairs(a.confusion, options.confused_pairs())) {
+    ConfusedPairExamples examples{pair, {}};
+    const auto hits =
+        (test.labels.eq(pair.true_class) & predicted.eq(pair.predicted_class)).nonzero();
+    for (int64_t i = 0; i < std::min<int64_t>(hits.size(0), options.pair_examples()); ++i) {
+      const int64_t index = hits[i][0].item<int64_t>();
+      examples.examples.push_back(
+          {image_png(test, index),
+           fmt::format("#{} · {:.2f}", index,
+                       probabilities[index][pair.predicted_class].item<double>())});
+    }
+    a.confused.push_back(std::move(examples));
+  }
+
+  for (const auto& layer : network->spec().layers) {
+    if (layer.type != LayerType::kConv2d) continue;
+    for (const auto& item : network->named_parameters()) {
+      if (item.key() != layer.name + ".weight") continue;
+      a.first_layer_name = layer.name;
+      int64_t filter = 0;
+      for (auto& picture : filter_pictures(item.value())) {
+        a.first_layer_filters.push_back({encode_png(picture), fmt::format("{}", filter++)});
+      }
+    }
+    break;
+  }
+
+  for (const int64_t index : chosen_images(options.images(), test)) {
+    FeatureMapImage image;
+    image.index = index;
+    image.true_class = test.labels[index].item<int64_t>();
+    image.predicted_class = predicted[index].item<int64_t>();
+    image.probability = probabilities[index][image.predicted_class].item<double>();
+    image.png = image_png(test, index);
+    const auto input = to_network_input(test.images.slice(0, index, index + 1), norm)[0];
+    for (const auto& layer : conv_feature_maps(network, input)) {
+      LayerFeatureMaps maps{layer.layer, layer.maps.sizes().vec(), {}};
+      for (int64_t c = 0; c < layer.maps.size(0); ++c) {
+        maps.channel_pngs.push_back(encode_png(stretch_to_picture(layer.maps[c])));
+      }
+      image.layers.push_back(std::move(maps));
+    }
+    a.feature_maps.push_back(std::move(image));
+  }
+
+  for (int64_t i = 0; i < std::min<int64_t>(options.saliency_count(), a.wrong.size()); ++i) {
+    const auto& item = a.wrong[i];
+    const auto input = to_network_input(test.images.slice(0, item.index, item.index + 1), norm)[0];
+    const auto heat = saliency_map(network, input, item.predicted_class);
+    a.saliency.push_back({item, image_png(test, item.index),
+                          encode_png(heat_overlay(test.images[item.index], heat))});
+  }
+  return a;
+}
+
+}  // namespace cnnlab
