@@ -37,6 +37,15 @@ TEST(StatisticsTest, FractionWithinBound) {
   EXPECT_DOUBLE_EQ(fraction_within(torch::tensor({-0.02, -0.01, 0.0, 0.005, 0.5}), 0.01), 0.6);
 }
 
+TEST(StatisticsTest, ExponentialSmoothingIsDebiased) {
+  EXPECT_EQ(exponential_smoothing({3, 1, 4}, 0.0), (std::vector<double>{3, 1, 4}));
+  // A constant curve stays constant from its first point: no pull towards zero.
+  for (const double v : exponential_smoothing({2, 2, 2, 2}, 0.9)) EXPECT_NEAR(v, 2.0, 1e-12);
+  const auto s = exponential_smoothing({0, 10}, 0.5);
+  EXPECT_DOUBLE_EQ(s[0], 0.0);
+  EXPECT_DOUBLE_EQ(s[1], (0.5 * 0 * 0.5 + 0.5 * 10) / (1 - 0.25));  // 5 / 0.75
+}
+
 TEST(ConfusionTest, CountsTrueAgainstPredicted) {
   const auto labels = longs({0, 0, 1, 1, 1, 2, 2});
   const auto predicted = longs({0, 1, 1, 1, 2, 2, 0});

@@ -195,46 +195,11 @@ TEST(CliTest, TrainsOnAnImageFolderAndPredictsItsImages) {
   // broken file and a stray note among them.
   TempDir dir;
   const fs::path root = dir / "stripes";
-  fs::create_directories(root / "across");
-  fs::create_directories(root / "down");
-  torch::manual_seed(0);
-  for (int i = 0; i < 60; ++i) {
-    const int64_t h = 14 + i % 5, w = 16 + i % 3;
-    auto image = torch::randint(0, 60, {3, h, w}, torch::kInt64);
-    const bool across = i % 2 == 0;
-    for (int64_t k = i % 3; k < (across ? h : w); k += 3) {
-      image.select(across ? 1 : 2, k).add_(180);
-    }
-    write_png(root / (across ? "across" : "down") / ("p" + std::to_string(i) + ".png"),
-              image.clamp(0, 255).to(torch::kUInt8));
-  }
+  testing::write_striped_folder(root, "across", "down", 60);
   testing::write_text(root / "down" / "broken.png", "truncated");
   testing::write_text(root / "across" / "notes.txt", "source: drawn by hand");
   const std::string config = (dir / "stripes.toml").string();
-  testing::write_text(config, R"(name = "stripes"
-[data]
-dataset = "folder"
-dir = ")" + root.string() + R"("
-image_size = [12, 12]
-test_split = 0.25
-validation_split = 0.1
-[[model.layers]]
-type = "conv2d"
-filters = 8
-kernel = 3
-activation = "relu"
-[[model.layers]]
-type = "maxpool"
-[[model.layers]]
-type = "flatten"
-[[model.layers]]
-type = "dense"
-activation = "softmax"
-[train]
-epochs = 8
-batch_size = 8
-lr = 0.01
-)");
+  testing::write_text(config, testing::striped_folder_config(root, 8));
   const std::string run = (dir / "run").string();
   const Outcome train = run_cnnlab("train -c " + config + " --out " + run);
   ASSERT_EQ(train.exit_code, 0) << train.output;
@@ -253,6 +218,32 @@ lr = 0.01
   const Outcome evaluate = run_cnnlab("evaluate " + run);
   ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
   EXPECT_NE(evaluate.output.find("Test accuracy: "), std::string::npos) << evaluate.output;
+
+  // train wrote the run's report; `cnnlab report` writes others where asked.
+  EXPECT_TRUE(fs::is_regular_file(dir / "run" / "report.html")) << train.output;
+  EXPECT_TRUE(fs::is_regular_file(dir / "run" / "report_data" / "epochs.json"));
+  const Outcome report =
+      run_cnnlab("report " + run + " --images down,0 --out " + (dir / "mine.html").string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_TRUE(fs::is_regular_file(dir / "mine.html"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "mine_data" / "learning_curve.json"));
+}
+
+TEST(CliTest, ReportErrorsNameTheProblem) {
+  TempDir dir;
+  const Outcome missing = run_cnnlab("report " + (dir / "nothing").string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find((dir / "nothing").string() + ": not a run directory"),
+            std::string::npos)
+      << missing.output;
+  EXPECT_EQ(missing.output.find("terminate"), std::string::npos) << missing.output;
+  const Outcome extension = run_cnnlab("report " + dir.path().string() + " --out report.pdf");
+  EXPECT_EQ(extension.exit_code, 1);
+  EXPECT_NE(extension.output.find("--out: expected a file name ending in .html, found "
+                                  "'report.pdf'"),
+            std::string::npos)
+      << extension.output;
+  EXPECT_FALSE(fs::exists("report.pdf"));
 }
 
 }  // namespace

@@ -17,6 +17,16 @@ TEST(ImageFileTest, PngRoundTripKeepsPixels) {
   EXPECT_TRUE(torch::equal(read_image_file(dir / "a.png", 3, 5, 7), image));
 }
 
+TEST(ImageFileTest, EncodedPngDecodesToTheSamePixels) {
+  TempDir dir;
+  const auto image = torch::randint(0, 256, {3, 5, 7}, torch::kInt64).to(torch::kUInt8);
+  const std::string png = encode_png(image);
+  ASSERT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  testing::write_text(dir / "encoded.png", png);
+  EXPECT_TRUE(torch::equal(read_image_file(dir / "encoded.png", 3, 5, 7), image));
+  EXPECT_THROW(encode_png(torch::zeros({2, 4, 4}, torch::kUInt8)), c10::Error);
+}
+
 TEST(ImageFileTest, ConvertsToGrayAndResizes) {
   TempDir dir;
   write_png(dir / "white.png", torch::full({3, 56, 56}, 255, torch::kUInt8));

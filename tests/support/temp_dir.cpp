@@ -7,6 +7,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "cnnlab/data/image_file.h"
+
 namespace cnnlab::testing {
 namespace fs = std::filesystem;
 
@@ -72,6 +74,54 @@ void write_tiny_mnist(const fs::path& dir, int n_train, int n_test) {
                 idx_bytes(2051, {n, 4, 4}, pixels));
     write_bytes(dir / (std::string(prefix) + "-labels-idx1-ubyte"), idx_bytes(2049, {n}, labels));
   }
+}
+
+void write_striped_folder(const fs::path& root, const std::string& across, const std::string& down,
+                          int n) {
+  fs::create_directories(root / across);
+  fs::create_directories(root / down);
+  torch::manual_seed(0);
+  for (int i = 0; i < n; ++i) {
+    const int64_t h = 14 + i % 5, w = 16 + i % 3;
+    auto image = torch::randint(0, 60, {3, h, w}, torch::kInt64);
+    const bool is_across = i % 2 == 0;
+    for (int64_t k = i % 3; k < (is_across ? h : w); k += 3) {
+      image.select(is_across ? 1 : 2, k).add_(180);
+    }
+    write_png(root / (is_across ? across : down) / ("p" + std::to_string(i) + ".png"),
+              image.clamp(0, 255).to(torch::kUInt8));
+  }
+}
+
+std::string striped_folder_config(const fs::path& root, int epochs) {
+  return R"(name = "stripes"
+[data]
+dataset = "folder"
+dir = ")" +
+         root.string() +
+         R"("
+image_size = [12, 12]
+test_split = 0.25
+validation_split = 0.1
+[[model.layers]]
+type = "conv2d"
+filters = 8
+kernel = 3
+activation = "relu"
+[[model.layers]]
+type = "maxpool"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+activation = "softmax"
+[train]
+epochs = )" +
+         std::to_string(epochs) +
+         R"(
+batch_size = 8
+lr = 0.01
+)";
 }
 
 fs::path real_data_root(const std::string& dataset_folder) {

@@ -35,6 +35,16 @@ std::vector<std::uint8_t> idx_bytes(int32_t magic, const std::vector<int32_t>& d
 /// 4x4 images per split, images of class c filled with value 20·c.
 void write_tiny_mnist(const std::filesystem::path& dir, int n_train, int n_test);
 
+/// Writes an image-folder dataset of `n` striped RGB PNGs of assorted sizes (14–18 × 16–18): even
+/// images have horizontal stripes and go to the folder `across`, odd ones vertical stripes and go
+/// to `down` (the names given). A small conv net tells them apart within a few epochs.
+void write_striped_folder(const std::filesystem::path& root, const std::string& across,
+                          const std::string& down, int n);
+
+/// A config (TOML text) for a small conv net trained on the image folder `root`: 12×12 images,
+/// test_split 0.25, validation_split 0.1, `epochs` epochs of batch 8.
+std::string striped_folder_config(const std::filesystem::path& root, int epochs);
+
 /// The data root of the real datasets ($CNNLAB_DATA), or empty when it is not set or lacks
 /// `dataset_folder`.
 std::filesystem::path real_data_root(const std::string& dataset_folder);
