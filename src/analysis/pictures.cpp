@@ -33,7 +33,7 @@ torch::Tensor heat_overlay(const torch::Tensor& image, const torch::Tensor& heat
   // Red rising first, then green: black → red → yellow as the heat grows.
   const auto colour =
       torch::stack({(h * 2).clamp(0, 1), (h * 2 - 1).clamp(0, 1), torch::zeros_like(h)}) * 255.0;
-  const auto alpha = h.sqrt().unsqueeze(0);
+  const auto alpha = h.unsqueeze(0);
   return (base * (1 - alpha) + colour * alpha)
       .round_()
       .clamp_(0, 255)

@@ -45,6 +45,15 @@ std::string number(const json& metrics, const char* key, const char* format) {
 std::string text_of(const json& metrics, const char* key) {
   if (!metrics.is_object() || !metrics.contains(key)) return "–";
   const auto& v = metrics[key];
+  if (v.is_number_integer()) {
+    // Thousands separated by a thin space: 225 226.
+    std::string digits = std::to_string(v.get<int64_t>()), grouped;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-') grouped += "\u2009";
+      grouped += digits[i];
+    }
+    return grouped;
+  }
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
@@ -190,8 +199,9 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
 
   html +=
       "<h3>Where the model looked</h3><p class=\"note\">Saliency of misclassified images: the "
-      "gradient of the predicted class's score with respect to each pixel (brighter: a small "
-      "change there moves the score more).</p>\n<div class=\"grid\">";
+      "gradient of the predicted class's score with respect to each pixel, averaged over noisy "
+      "copies of the image (SmoothGrad); brighter: a change there moves the score more.</p>\n"
+      "<div class=\"grid\">";
   for (const auto& s : run.saliency) {
     const std::string caption =
         fmt::format("true {}<br><span class=\"wrong\">pred. {}</span> · {:.2f}",

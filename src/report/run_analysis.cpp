@@ -19,6 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// SmoothGrad's noisy copies per saliency map: enough to wash out the speckle of a single
+// gradient, few enough to stay a fraction of a second per image.
+constexpr int64_t kSaliencySamples = 24;
+
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -98,6 +102,7 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
                         const AnalysisOptions& options, const LoadCallbacks& loading) {
   validate(options);
   LoadedRun run = load_run(run_dir, options.checkpoint());
+  apply_thread_setting(run.config.threads);
   RunAnalysis a;
   a.run_dir = run_dir;
   a.name = run.config.name;
@@ -193,7 +198,8 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
   for (int64_t i = 0; i < std::min<int64_t>(options.saliency_count(), a.wrong.size()); ++i) {
     const auto& item = a.wrong[i];
     const auto input = to_network_input(test.images.slice(0, item.index, item.index + 1), norm)[0];
-    const auto heat = saliency_map(network, input, item.predicted_class);
+    const auto heat = saliency_map(network, input, item.predicted_class,
+                                   SaliencyOptions().samples(kSaliencySamples));
     a.saliency.push_back({item, image_png(test, item.index),
                           encode_png(heat_overlay(test.images[item.index], heat))});
   }

@@ -35,6 +35,10 @@ type = "dense"
   EXPECT_FLOAT_EQ(map.max().item<float>(), 1.0f);
   EXPECT_TRUE(network->is_training());  // left in the mode it was in
   EXPECT_THROW(saliency_map(network, torch::rand({2, 3, 4}), 5), c10::Error);
+  // A linear model's gradient is the same everywhere, so SmoothGrad's noise changes nothing.
+  const auto smooth =
+      saliency_map(network, torch::rand({2, 3, 4}), 3, SaliencyOptions().samples(8).noise(0.5));
+  EXPECT_TRUE(torch::allclose(smooth, expected, 1e-5, 1e-6)) << smooth << expected;
 }
 
 }  // namespace

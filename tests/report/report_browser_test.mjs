@@ -2,15 +2,16 @@
 // with no JavaScript error and no network request, every chart is drawn, and the gallery,
 // feature-map, filter and saliency pictures are real decoded images. Saves a screenshot.
 //
-// usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png
+// usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png [SELECTOR]
+// The screenshot shows the top of the page, or the part that starts at SELECTOR.
 // Chromium: $CHROMIUM, else /usr/bin/chromium. puppeteer-core comes from web/node_modules.
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import path from 'node:path';
 
-const [report, screenshot] = process.argv.slice(2);
+const [report, screenshot, selector] = process.argv.slice(2);
 if (!report || !screenshot) {
-  console.error('usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png');
+  console.error('usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png [SELECTOR]');
   process.exit(2);
 }
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -69,6 +70,13 @@ try {
   }
   if (seen.allImages.broken) failures.push(`${seen.allImages.broken} pictures failed to decode`);
   if (seen.scripts) failures.push(`${seen.scripts} scripts load from a src`);
+  if (selector) {
+    const found = await page.$eval(selector, (element) => {
+      element.scrollIntoView();
+      return true;
+    }).catch(() => false);
+    if (!found) failures.push(`nothing matches ${selector}`);
+  }
   await page.screenshot({path: screenshot, fullPage: false});
   console.log(JSON.stringify(seen));
 } finally {
