@@ -225,7 +225,8 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
 
   html +=
       "<h3>Feature maps</h3><p class=\"note\">The output of every conv layer (after its "
-      "activation) for chosen test images, each channel stretched on its own.</p>\n";
+      "activation) for chosen test images, each channel stretched on its own; a channel marked "
+      "0 is zero everywhere on this image (its ReLU never fires), shown grey.</p>\n";
   for (const auto& image : run.feature_maps) {
     html += fmt::format(
         "<div class=\"fm\" data-test-index=\"{}\"><h4>Test image {}: {}, predicted {} ({:.2f})"
@@ -234,11 +235,16 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
         html_escape(class_name(run, image.predicted_class)), image.probability,
         figure(image.png, "input", "pic", "input image"));
     for (const auto& layer : image.layers) {
-      html += fmt::format("<details open><summary>{} — {} × {} × {}</summary><div class=\"grid\">",
-                          html_escape(layer.layer), layer.shape[0], layer.shape[1], layer.shape[2]);
+      const auto silent = std::count(layer.silent.begin(), layer.silent.end(), true);
+      html += fmt::format(
+          "<details open><summary>{} — {} × {} × {}{}</summary><div class=\"grid\">",
+          html_escape(layer.layer), layer.shape[0], layer.shape[1], layer.shape[2],
+          silent == 0 ? std::string()
+                      : fmt::format(" · {} of {} channels all zero", silent, layer.shape[0]));
       for (std::size_t c = 0; c < layer.channel_pngs.size(); ++c) {
-        html += figure(layer.channel_pngs[c], std::to_string(c), "map",
-                       fmt::format("{} channel {}", layer.layer, c));
+        const bool off = c < layer.silent.size() && layer.silent[c];
+        html += figure(layer.channel_pngs[c], off ? fmt::format("{} · 0", c) : std::to_string(c),
+                       "map", fmt::format("{} channel {}", layer.layer, c));
       }
       html += "</div></details>\n";
     }

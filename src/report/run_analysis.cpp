@@ -189,6 +189,7 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
       LayerFeatureMaps maps{layer.layer, layer.maps.sizes().vec(), {}};
       for (int64_t c = 0; c < layer.maps.size(0); ++c) {
         maps.channel_pngs.push_back(encode_png(stretch_to_picture(layer.maps[c])));
+        maps.silent.push_back(layer.maps[c].abs().max().item<float>() == 0.0f);
       }
       image.layers.push_back(std::move(maps));
     }

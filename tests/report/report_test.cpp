@@ -70,6 +70,7 @@ TEST_F(ReportTest, AnalysisAccountsForEveryTestImage) {
   ASSERT_EQ(run.feature_maps[0].layers.size(), 1u);
   EXPECT_EQ(run.feature_maps[0].layers[0].shape, (std::vector<int64_t>{8, 10, 10}));
   EXPECT_EQ(run.feature_maps[0].layers[0].channel_pngs.size(), 8u);
+  EXPECT_EQ(run.feature_maps[0].layers[0].silent.size(), 8u);
   EXPECT_EQ(run.feature_maps[0].png.substr(1, 3), "PNG");
 }
 

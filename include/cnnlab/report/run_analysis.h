@@ -46,6 +46,8 @@ struct LayerFeatureMaps {
   std::string layer;
   std::vector<int64_t> shape;  // channels, height, width
   std::vector<std::string> channel_pngs;
+  /// Channels that are zero everywhere for this image (a ReLU that never fires on it).
+  std::vector<bool> silent;
 };
 
 struct FeatureMapImage {
