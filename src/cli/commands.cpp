@@ -9,6 +9,7 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
+#include "cnnlab/experiments/study.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/training/run.h"
@@ -91,7 +92,153 @@ int write_run_report(const fs::path& run_dir, const DataRoot& root) {
   }
 }
 
+// studies/cnn-study.toml in the working folder, else in the source tree the binary was built in.
+fs::path default_study_file() {
+  const fs::path name = fs::path("studies") / "cnn-study.toml";
+  std::vector<fs::path> tried{name};
+  std::error_code error;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+         dir = dir.parent_path()) {
+      tried.push_back(dir / name);
+      if (tried.size() > 4) break;
+    }
+  }
+  for (const auto& path : tried) {
+    if (fs::exists(path)) return path;
+  }
+  std::vector<std::string> where;
+  for (const auto& path : tried) where.push_back(path.string());
+  throw ConfigError(
+      fmt::format("study: no study file given and none found at {}; give one: "
+                  "cnnlab study FILE",
+                  fmt::join(where, ", ")));
+}
+
+// Progress of a sweep or a study: which run of how many, and the time left.
+PlanCallbacks plan_callbacks(ProgressBar& bar) {
+  PlanCallbacks callbacks;
+  callbacks.trainer = progress_callbacks(bar);
+  callbacks.loading = loading_callbacks();
+  callbacks.on_run_begin = [](std::size_t index, std::size_t total, const PlannedRun& run,
+                              const TimeLeft& time_left) {
+    std::string left;
+    if (time_left.seconds > 0) left = "about " + format_duration(time_left.seconds) + " left";
+    if (time_left.untimed > 0) {
+      left += fmt::format("{}{} run{} not timed yet", left.empty() ? "" : ", plus ",
+                          time_left.untimed, time_left.untimed == 1 ? "" : "s");
+    }
+    if (left.empty()) left = "nothing left to train";
+    fmt::print("\n== run {} of {}: {} ({}) ==\n", index + 1, total, run.label, left);
+    std::fflush(stdout);
+  };
+  callbacks.on_run_end = [](const RunOutcome& outcome) {
+    switch (outcome.status) {
+      case RunStatus::kAlreadyDone:
+        fmt::print("Already done in {} (test accuracy {:.4f})\n", outcome.run.run_dir.string(),
+                   outcome.metrics.value("test_accuracy", 0.0));
+        break;
+      case RunStatus::kFailed:
+        fmt::print(stderr, "cnnlab: this run failed, the others go on: {}\n", outcome.error);
+        break;
+      case RunStatus::kTrained:
+        fmt::print("Test accuracy: {:.4f} · {}\n", outcome.metrics.value("test_accuracy", 0.0),
+                   outcome.run.run_dir.string());
+        break;
+      default:
+        break;
+    }
+    std::fflush(stdout);
+  };
+  return callbacks;
+}
+
+std::vector<std::string> common_overrides(int threads, bool quick) {
+  std::vector<std::string> overrides;
+  if (threads >= 0) overrides.push_back(fmt::format("train.threads={}", threads));
+  if (quick) {
+    for (auto& o : quick_study_overrides()) overrides.push_back(o);
+  }
+  return overrides;
+}
+
+StudySpec only_parts(StudySpec spec, const std::vector<std::string>& names, const fs::path& file) {
+  std::vector<StudyPart> kept;
+  for (const auto& name : names) {
+    const auto it = std::find_if(spec.parts.begin(), spec.parts.end(),
+                                 [&](const StudyPart& p) { return p.name == name; });
+    if (it == spec.parts.end()) {
+      std::vector<std::string> known;
+      for (const auto& p : spec.parts) known.push_back(p.name);
+      throw ConfigError(fmt::format("--part: {} has no part '{}' (its parts: {})", file.string(),
+                                    name, fmt::join(known, ", ")));
+    }
+    kept.push_back(*it);
+  }
+  spec.parts = kept;
+  return spec;
+}
+
+int finish_experiment(const ExperimentOutcome& outcome, const std::string& command) {
+  if (outcome.interrupted) {
+    fmt::print(stderr,
+               "\nStopped. Finished runs are kept; run the same command again to go on:\n  {}\n",
+               command);
+    return kExitInterrupted;
+  }
+  std::size_t failed = 0;
+  for (const auto& run : outcome.runs) failed += run.status == RunStatus::kFailed ? 1 : 0;
+  fmt::print("\n{} runs, {} failed. Written: {}\n", outcome.runs.size(), failed,
+             outcome.page.string());
+  return kExitOk;
+}
+
+std::string command_line(const char* command, const std::string& file, bool quick,
+                         const std::string& out) {
+  std::string line = fmt::format("cnnlab {}", command);
+  if (!file.empty()) line += " " + file;
+  if (quick) line += " --quick";
+  if (out != "runs") line += " --out " + out;
+  return line;
+}
+
 }  // namespace
+
+int sweep_command(const SweepArgs& args) {
+  std::signal(SIGINT, handle_stop_signal);
+  std::signal(SIGTERM, handle_stop_signal);
+  ProgressBar bar(stdout);
+  const DataRoot root = resolve_data_root(args.data_dir);
+  SweepSpec spec = load_sweep_file(args.file);
+  for (auto& o : common_overrides(args.threads, args.quick)) spec.set.push_back(o);
+  const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
+  fmt::print("Sweep '{}': {} runs into {}\n", spec.name, expand_sweep(spec).size(), dir.string());
+  PlanCallbacks callbacks = plan_callbacks(bar);
+  if (args.quick) callbacks.analysis.gallery_size(12).saliency_count(4);
+  return finish_experiment(run_sweep(spec, dir, root, callbacks),
+                           command_line("sweep", args.file, args.quick, args.out));
+}
+
+int study_command(const StudyArgs& args) {
+  std::signal(SIGINT, handle_stop_signal);
+  std::signal(SIGTERM, handle_stop_signal);
+  ProgressBar bar(stdout);
+  const DataRoot root = resolve_data_root(args.data_dir);
+  const fs::path file = args.file.empty() ? default_study_file() : fs::path(args.file);
+  StudySpec spec = load_study_file(file);
+  if (!args.parts.empty()) spec = only_parts(spec, args.parts, file);
+  const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
+  const auto extra = common_overrides(args.threads, args.quick);
+  fmt::print("Study '{}': {} runs into {}{}\n", spec.title,
+             plan_study(spec, dir, extra).runs.size(), dir.string(),
+             args.quick ? " (quick: a few hundred images, one epoch)" : "");
+  PlanCallbacks callbacks = plan_callbacks(bar);
+  if (args.quick) callbacks.analysis.gallery_size(12).saliency_count(4);
+  std::string again = command_line("study", args.file, args.quick, args.out);
+  if (!args.parts.empty()) again += fmt::format(" --part {}", fmt::join(args.parts, ","));
+  return finish_experiment(run_study(spec, dir, root, args.quick, callbacks, extra), again);
+}
 
 int train_command(const TrainArgs& args) {
   std::signal(SIGINT, handle_stop_signal);

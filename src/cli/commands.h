@@ -34,6 +34,23 @@ struct ReportArgs {
   int64_t test_limit = 0;
 };
 
+struct SweepArgs {
+  std::string file;
+  std::string out = "runs";
+  std::string data_dir;
+  int threads = -1;
+  bool quick = false;
+};
+
+struct StudyArgs {
+  std::string file;
+  std::vector<std::string> parts;
+  std::string out = "runs";
+  std::string data_dir;
+  int threads = -1;
+  bool quick = false;
+};
+
 struct EvaluateArgs {
   std::string run_dir;
   std::string checkpoint = "best";
@@ -59,5 +76,7 @@ int evaluate_command(const EvaluateArgs& args);
 int predict_command(const PredictArgs& args);
 int summary_command(const SummaryArgs& args);
 int report_command(const ReportArgs& args);
+int sweep_command(const SweepArgs& args);
+int study_command(const StudyArgs& args);
 
 }  // namespace cnnlab::cli

@@ -73,6 +73,33 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--test-limit", report.test_limit,
                          "Analyse only the first N test images (default: all)");
 
+  SweepArgs sweep;
+  auto* sweep_cmd = app.add_subcommand(
+      "sweep", "Train every point of a sweep file (resuming where it stopped) and compare them");
+  sweep_cmd->add_option("file", sweep.file, "Sweep file (TOML)")->required();
+  sweep_cmd->add_option("-o,--out", sweep.out,
+                        "Parent folder of the sweep's folder (default runs)");
+  sweep_cmd->add_option("--data-dir", sweep.data_dir, "Folder holding the datasets");
+  sweep_cmd->add_option("-j,--threads", sweep.threads, "LibTorch threads (0: one per core)");
+  sweep_cmd->add_flag("--quick", sweep.quick,
+                      "A few hundred images and one epoch per point, into <name>-quick");
+
+  StudyArgs study;
+  auto* study_cmd = app.add_subcommand(
+      "study", "Run a whole study (default: the CNN study of MNIST and CIFAR-10) into one report");
+  study_cmd->add_option("file", study.file, "Study file (default: studies/cnn-study.toml)");
+  study_cmd
+      ->add_option("--part", study.parts,
+                   "Run only these parts of the study (names, comma-separated), e.g. --part mnist")
+      ->delimiter(',');
+  study_cmd->add_option("-o,--out", study.out,
+                        "Parent folder of the study's folder (default runs)");
+  study_cmd->add_option("--data-dir", study.data_dir, "Folder holding the datasets");
+  study_cmd->add_option("-j,--threads", study.threads, "LibTorch threads (0: one per core)");
+  study_cmd->add_flag("--quick", study.quick,
+                      "A few hundred images and one epoch per run, into <name>-quick: the whole "
+                      "path in about a minute");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -81,6 +108,8 @@ int main(int argc, char** argv) {
     if (*predict_cmd) return predict_command(predict);
     if (*summary_cmd) return summary_command(summary);
     if (*report_cmd) return report_command(report);
+    if (*sweep_cmd) return sweep_command(sweep);
+    if (*study_cmd) return study_command(study);
   } catch (const cnnlab::Error& e) {
     fmt::print(stderr, "cnnlab: error: {}\n", e.what());
     return kExitError;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 #include <utility>
 
@@ -289,6 +290,21 @@ std::string architecture_fingerprint(const ModelSpec& spec) {
                         l.use_bias ? 1 : 0);
   }
   return text;
+}
+
+bool layer_takes_option(LayerType type, const std::string& option) {
+  static const std::map<LayerType, std::set<std::string>> kOptions{
+      {LayerType::kConv2d,
+       {"filters", "kernel", "stride", "padding", "activation", "l2", "use_bias"}},
+      {LayerType::kMaxPool, {"size", "stride", "padding"}},
+      {LayerType::kAvgPool, {"size", "stride", "padding"}},
+      {LayerType::kBatchNorm, {}},
+      {LayerType::kFlatten, {}},
+      {LayerType::kDropout, {"rate"}},
+      {LayerType::kDense, {"units", "activation", "l2", "use_bias"}},
+  };
+  if (option == "type" || option == "name") return true;
+  return kOptions.at(type).count(option) > 0;
 }
 
 }  // namespace cnnlab

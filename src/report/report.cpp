@@ -1,166 +1,25 @@
 #include "cnnlab/report/report.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <cmath>
-#include <ctime>
 #include <set>
 
-#include "assets.h"
 #include "cnnlab/analysis/statistics.h"
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/report/charts.h"
 #include "cnnlab/report/html.h"
+#include "page.h"
+#include "sections.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using namespace report_html;
+
 namespace {
-
-// The page may run inline scripts (the libraries and its own) and evaluate Vega expressions, and
-// show data: and blob: pictures; it may fetch nothing.
-constexpr const char* kContentSecurityPolicy =
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-    "img-src data: blob:; font-src data:";
-
-// |w| at or below this counts as "near zero" in the weights table (L2 pulls weights there).
-constexpr double kNearZero = 0.05;
-
-std::string duration(double seconds) {
-  if (!(seconds > 0)) return "–";
-  const auto total = static_cast<int64_t>(std::lround(seconds));
-  if (total < 60) return fmt::format("{:.1f} s", seconds);
-  if (total < 3600) return fmt::format("{} min {} s", total / 60, total % 60);
-  return fmt::format("{} h {} min", total / 3600, (total % 3600) / 60);
-}
-
-std::string number(const json& metrics, const char* key, const char* format) {
-  if (!metrics.is_object() || !metrics.contains(key) || !metrics[key].is_number()) return "–";
-  return fmt::format(fmt::runtime(format), metrics[key].get<double>());
-}
-
-std::string text_of(const json& metrics, const char* key) {
-  if (!metrics.is_object() || !metrics.contains(key)) return "–";
-  const auto& v = metrics[key];
-  if (v.is_number_integer()) {
-    // Thousands separated by a thin space: 225 226.
-    std::string digits = std::to_string(v.get<int64_t>()), grouped;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-      if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-') grouped += "\u2009";
-      grouped += digits[i];
-    }
-    return grouped;
-  }
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-std::string chart_div(const std::string& id) {
-  return fmt::format("<div class=\"chart\" id=\"chart-{0}\" data-chart=\"{0}\"></div>\n",
-                     html_escape(id));
-}
-
-std::string figure(const std::string& png, const std::string& caption_html,
-                   const std::string& css_class, const std::string& alt) {
-  return fmt::format(
-      "<figure class=\"{}\"><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>",
-      css_class, png_data_url(png), html_escape(alt), caption_html);
-}
-
-std::string class_name(const RunAnalysis& run, int64_t label) {
-  return label >= 0 && label < static_cast<int64_t>(run.class_names.size()) ? run.class_names[label]
-                                                                            : std::to_string(label);
-}
-
-std::string gallery(const RunAnalysis& run, const std::vector<GalleryItem>& items,
-                    const std::vector<std::string>& pngs, bool right) {
-  if (items.empty()) return "<p class=\"note\">None.</p>\n";
-  std::string html = "<div class=\"grid\">";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const auto& item = items[i];
-    const std::string truth = html_escape(class_name(run, item.true_class));
-    const std::string guess = html_escape(class_name(run, item.predicted_class));
-    const std::string caption =
-        right ? fmt::format("<span class=\"right\">{}</span> · {:.2f}", truth, item.probability)
-              : fmt::format("true {}<br><span class=\"wrong\">pred. {}</span> · {:.2f}", truth,
-                            guess, item.probability);
-    html += figure(
-        pngs[i], caption, "pic",
-        fmt::format("test image {}: true {}, predicted {}", item.index,
-                    class_name(run, item.true_class), class_name(run, item.predicted_class)));
-  }
-  return html + "</div>\n";
-}
-
-std::string runs_table(const std::vector<RunAnalysis>& runs) {
-  std::string html =
-      "<table><tr><th>run</th><th>dataset</th><th>test accuracy</th><th>test loss</th>"
-      "<th>best val. accuracy</th><th>epochs</th><th>parameters</th><th>training time</th>"
-      "<th>images/s</th><th>threads</th><th>machine</th><th>directory</th></tr>\n";
-  for (const auto& run : runs) {
-    const json& m = run.metrics;
-    std::string machine = "–";
-    if (m.is_object() && m.contains("machine") && m["machine"].is_object()) {
-      const json& mm = m["machine"];
-      machine = fmt::format("{} · {} cores · LibTorch {}", mm.value("cpu", "?"),
-                            mm.value("cores", 0), mm.value("libtorch", "?"));
-    }
-    const std::string seconds =
-        m.is_object() && m.contains("train_seconds") && m["train_seconds"].is_number()
-            ? duration(m["train_seconds"].get<double>())
-            : "–";
-    html += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>"
-        "<td>{}</td></tr>\n",
-        html_escape(run.name), html_escape(run.dataset), number(m, "test_accuracy", "{:.4f}"),
-        number(m, "test_loss", "{:.4f}"), number(m, "best_val_accuracy", "{:.4f}"),
-        text_of(m, "epochs"), text_of(m, "params"), seconds,
-        number(m, "train_images_per_second", "{:.0f}"), text_of(m, "threads"), html_escape(machine),
-        html_escape(run.run_dir.string()));
-  }
-  html += "</table>\n";
-  if (std::any_of(runs.begin(), runs.end(), [](const auto& r) { return r.metrics.is_null(); })) {
-    html +=
-        "<p class=\"note\">A run without metrics has not finished training; its figures show "
-        "what it has so far.</p>\n";
-  }
-  return html;
-}
-
-std::string weights_table(const std::vector<RunAnalysis>& runs) {
-  std::vector<std::string> names;
-  for (const auto& run : runs) {
-    for (const auto& w : run.weights) {
-      if (std::find(names.begin(), names.end(), w.name) == names.end()) names.push_back(w.name);
-    }
-  }
-  std::string html = "<table><tr><th>weights</th>";
-  for (const auto& run : runs) {
-    html += fmt::format("<th>{0}: std</th><th>{0}: share |w| ≤ {1}</th>", html_escape(run.name),
-                        kNearZero);
-  }
-  html += "</tr>\n";
-  for (const auto& name : names) {
-    html += fmt::format("<tr><td>{}</td>", html_escape(name));
-    for (const auto& run : runs) {
-      const auto w = std::find_if(run.weights.begin(), run.weights.end(),
-                                  [&](const auto& x) { return x.name == name; });
-      if (w == run.weights.end()) {
-        html += "<td></td><td></td>";
-        continue;
-      }
-      const double spread = w->values.numel() > 1 ? w->values.std().item<double>() : 0.0;
-      html += fmt::format("<td class=\"num\">{:.4f}</td><td class=\"num\">{:.1f}%</td>", spread,
-                          100 * fraction_within(w->values, kNearZero));
-    }
-    html += "</tr>\n";
-  }
-  return html + "</table>\n";
-}
 
 std::string run_section(const RunAnalysis& run, std::size_t index, const std::string& confusion) {
   std::string html =
@@ -173,7 +32,7 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
   html +=
       "<h3>Confusion matrix</h3><p class=\"note\">Rows: true class; columns: predicted "
       "class; colour: share of the true class.</p>\n" +
-      chart_div(confusion);
+      page::chart_div(confusion);
 
   html += "<h3>Most confused classes</h3>\n";
   if (run.confused.empty()) html += "<p class=\"note\">No test image was misclassified.</p>\n";
@@ -182,7 +41,7 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
                         html_escape(class_name(run, pair.pair.true_class)),
                         html_escape(class_name(run, pair.pair.predicted_class)), pair.pair.count);
     for (const auto& example : pair.examples) {
-      html += figure(example.png, html_escape(example.caption), "pair", example.caption);
+      html += page::figure(example.png, html_escape(example.caption), "pair", example.caption);
     }
     html += "</div>\n";
   }
@@ -207,8 +66,8 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
         fmt::format("true {}<br><span class=\"wrong\">pred. {}</span> · {:.2f}",
                     html_escape(class_name(run, s.item.true_class)),
                     html_escape(class_name(run, s.item.predicted_class)), s.item.probability);
-    html += "<div class=\"grid\">" + figure(s.image_png, caption, "pic", "test image") +
-            figure(s.saliency_png, "saliency", "pic", "saliency map") + "</div>";
+    html += "<div class=\"grid\">" + page::figure(s.image_png, caption, "pic", "test image") +
+            page::figure(s.saliency_png, "saliency", "pic", "saliency map") + "</div>";
   }
   html += "</div>\n";
 
@@ -218,7 +77,7 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
         "(most negative) … white (most positive).</p>\n<div class=\"grid\">",
         html_escape(run.first_layer_name));
     for (const auto& f : run.first_layer_filters) {
-      html += figure(f.png, html_escape(f.caption), "filter", "filter " + f.caption);
+      html += page::figure(f.png, html_escape(f.caption), "filter", "filter " + f.caption);
     }
     html += "</div>\n";
   }
@@ -227,29 +86,7 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
       "<h3>Feature maps</h3><p class=\"note\">The output of every conv layer (after its "
       "activation) for chosen test images, each channel stretched on its own; a channel marked "
       "0 is zero everywhere on this image (its ReLU never fires), shown grey.</p>\n";
-  for (const auto& image : run.feature_maps) {
-    html += fmt::format(
-        "<div class=\"fm\" data-test-index=\"{}\"><h4>Test image {}: {}, predicted {} ({:.2f})"
-        "</h4><div class=\"grid\">{}</div>\n",
-        image.index, image.index, html_escape(class_name(run, image.true_class)),
-        html_escape(class_name(run, image.predicted_class)), image.probability,
-        figure(image.png, "input", "pic", "input image"));
-    for (const auto& layer : image.layers) {
-      const auto silent = std::count(layer.silent.begin(), layer.silent.end(), true);
-      html += fmt::format(
-          "<details open><summary>{} — {} × {} × {}{}</summary><div class=\"grid\">",
-          html_escape(layer.layer), layer.shape[0], layer.shape[1], layer.shape[2],
-          silent == 0 ? std::string()
-                      : fmt::format(" · {} of {} channels all zero", silent, layer.shape[0]));
-      for (std::size_t c = 0; c < layer.channel_pngs.size(); ++c) {
-        const bool off = c < layer.silent.size() && layer.silent[c];
-        html += figure(layer.channel_pngs[c], off ? fmt::format("{} · 0", c) : std::to_string(c),
-                       "map", fmt::format("{} channel {}", layer.layer, c));
-      }
-      html += "</div></details>\n";
-    }
-    html += "</div>\n";
-  }
+  html += feature_maps_html(run);
 
   html += fmt::format("<details><summary>Model summary</summary><pre>{}</pre></details>\n",
                       html_escape(run.summary_text));
@@ -307,71 +144,42 @@ std::string render(const std::vector<RunAnalysis>& runs, const PageCharts& chart
   const std::string title = options.title().empty()
                                 ? fmt::format("cnnlab report: {}", fmt::join(names, " vs "))
                                 : options.title();
-  const std::time_t now = std::time(nullptr);
-  std::string html = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<meta name=\"generator\" content=\"{}\">\n<title>{}</title>\n<style>\n{}</style>\n",
-      kContentSecurityPolicy, html_escape(options.generator()), html_escape(title),
-      report_assets::page_css());
-  for (const auto code :
-       {report_assets::vega_js(), report_assets::vega_lite_js(), report_assets::vega_embed_js()}) {
-    html += "<script>" + inline_script(code) + "\n</script>\n";
-  }
-  html += fmt::format(
-      "</head>\n<body>\n<header><h1>{}</h1><p>Written {:%Y-%m-%d %H:%M} UTC by {}"
-      "</p></header>\n<nav><a href=\"#runs\">Runs</a><a href=\"#training\">"
-      "Training</a><a href=\"#weights\">Weights</a><a href=\"#classes\">Classes"
-      "</a>",
-      html_escape(title), fmt::gmtime(now), html_escape(options.generator()));
+  std::vector<std::pair<std::string, std::string>> nav{
+      {"runs", "Runs"}, {"training", "Training"}, {"weights", "Weights"}, {"classes", "Classes"}};
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    html += fmt::format("<a href=\"#run-{}\">{}</a>", i + 1, html_escape(runs[i].name));
+    nav.emplace_back(fmt::format("run-{}", i + 1), runs[i].name);
   }
-  html += "</nav>\n<main>\n";
-
+  std::string html = page::begin(title, options.generator(), nav);
   html += "<section id=\"runs\"><h2>Runs</h2>\n" + runs_table(runs) + "</section>\n";
   html +=
       "<section id=\"training\"><h2>Training</h2>\n<h3>Accuracy and loss per epoch</h3>"
       "<p class=\"note\">Solid: on the training batches (averaged over the epoch); dashed: on "
       "the validation set at the epoch's end.</p>\n" +
-      chart_div("epochs") +
+      page::chart_div("epochs") +
       "<h3>Learning curve</h3><p class=\"note\">Accuracy and loss of every training batch "
       "(iteration).</p>\n" +
-      chart_div("learning_curve") + "</section>\n";
+      page::chart_div("learning_curve") + "</section>\n";
   html +=
       "<section id=\"weights\"><h2>Weights</h2>\n<h3>At the end of training</h3><p "
       "class=\"note\">Histogram of every kernel and bias; compared runs share the bins.</p>\n" +
-      chart_div("weights") + weights_table(runs);
+      page::chart_div("weights") + weights_table(runs);
   if (has_chart(charts, "weights_per_epoch")) {
     html +=
         "<h3>Epoch by epoch</h3><p class=\"note\">How the weights of one tensor spread as "
         "training went on.</p>\n" +
-        chart_div("weights_per_epoch");
+        page::chart_div("weights_per_epoch");
   }
   html += "</section>\n";
   html += "<section id=\"classes\"><h2>Accuracy per class</h2>\n" +
-          chart_div("per_class_accuracy") + "</section>\n";
+          page::chart_div("per_class_accuracy") + "</section>\n";
   for (std::size_t i = 0; i < runs.size(); ++i) {
     html += run_section(runs[i], i + 1, charts.per_run[i].id);
   }
-  html += "</main>\n";
-
   json specs = json::object();
   for (const auto& group : {&charts.shared, &charts.per_run}) {
     for (const auto& chart : *group) specs[chart.id] = chart.spec;
   }
-  html += "<script type=\"application/json\" id=\"cnnlab-charts\">" + json_for_script(specs) +
-          "</script>\n<script>" + inline_script(report_assets::page_js()) +
-          "</script>\n</body></html>\n";
-  return html;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
+  return html + page::end(specs);
 }
 
 void write_run_tables(const RunAnalysis& run, std::size_t index, const fs::path& dir) {

@@ -2,14 +2,19 @@
 // with no JavaScript error and no network request, every chart is drawn, and the gallery,
 // feature-map, filter and saliency pictures are real decoded images. Saves a screenshot.
 //
-// usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png [SELECTOR]
-// The screenshot shows the top of the page, or the part that starts at SELECTOR.
+// usage: node report_browser_test.mjs [--pictures=KIND,...] REPORT.html SCREENSHOT.png [SELECTOR]
+// The screenshot shows the top of the page, or the part that starts at SELECTOR. --pictures names
+// the kinds of picture the page must hold (default: gallery,featureMaps,filters,saliency).
 // Chromium: $CHROMIUM, else /usr/bin/chromium. puppeteer-core comes from web/node_modules.
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import path from 'node:path';
 
-const [report, screenshot, selector] = process.argv.slice(2);
+const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const [report, screenshot, selector] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const picturesOption = options.find((o) => o.startsWith('--pictures='));
+const expectedPictures = picturesOption ? picturesOption.slice('--pictures='.length).split(',')
+                                        : ['gallery', 'featureMaps', 'filters', 'saliency'];
 if (!report || !screenshot) {
   console.error('usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png [SELECTOR]');
   process.exit(2);
@@ -59,13 +64,14 @@ try {
       featureMaps: pictures('.fm figure.map img'),
       filters: pictures('figure.filter img'),
       saliency: pictures('img[alt="saliency map"]'),
+      augmented: pictures('figure.aug img'),
       allImages: pictures('img'),
       scripts: document.querySelectorAll('script[src]').length,
     };
   });
   if (seen.charts < 5) failures.push(`expected at least 5 charts, found ${seen.charts}`);
   if (seen.undrawn.length) failures.push(`charts not drawn: ${seen.undrawn.join(', ')}`);
-  for (const kind of ['gallery', 'featureMaps', 'filters', 'saliency']) {
+  for (const kind of expectedPictures) {
     if (seen[kind].count === 0) failures.push(`no ${kind} pictures`);
   }
   if (seen.allImages.broken) failures.push(`${seen.allImages.broken} pictures failed to decode`);

@@ -64,6 +64,9 @@ Padding parse_padding(const std::string& text, const std::string& where);
 /// last dense layer Output.
 std::vector<std::string> default_layer_names(const std::vector<LayerType>& types);
 
+/// Whether a layer of `type` has the config option `option` ("kernel", "stride", "rate", …).
+bool layer_takes_option(LayerType type, const std::string& option);
+
 /// Output shapes and parameter counts of every layer. Throws ConfigError naming the layer when
 /// the model is impossible: a kernel larger than its input, a dense layer after a convolution
 /// without flatten being possible, a non-positive size, duplicate names, a last layer that is

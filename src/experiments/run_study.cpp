@@ -1,0 +1,122 @@
+// Running sweeps and studies end to end: their plans, then their pages.
+#include <fmt/format.h>
+
+#include "cnnlab/analysis/pictures.h"
+#include "cnnlab/config/run_config.h"
+#include "cnnlab/data/image_file.h"
+#include "cnnlab/error.h"
+#include "cnnlab/experiments/study.h"
+#include "cnnlab/report/study_page.h"
+
+namespace cnnlab {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Copies of augmented test images shown in a study's preprocessing section.
+constexpr int64_t kAugmentedCopies = 7;
+
+// The test image a study part names first (an index or a class name), else the first one.
+int64_t chosen_image(const Dataset& test, const std::vector<std::string>& images) {
+  if (images.empty()) return 0;
+  const std::string& wanted = images.front();
+  for (int64_t c = 0; c < test.num_classes(); ++c) {
+    if (test.class_names[c] != wanted) continue;
+    const auto hits = (test.labels == c).nonzero();
+    if (hits.size(0) > 0) return hits[0][0].item<int64_t>();
+  }
+  try {
+    const int64_t index = std::stoll(wanted);
+    if (index >= 0 && index < test.size()) return index;
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
+std::vector<Picture> augmentation_pictures(const RunConfig& config, const DataRoot& root,
+                                           const std::vector<std::string>& images,
+                                           const LoadCallbacks& loading) {
+  const AugmentOptions& augment = config.train.augment();
+  if (!augment.enabled()) return {};
+  DataOptions data = config.data;
+  const Dataset test = load_test_set(data, root, loading);
+  if (test.size() == 0) return {};
+  const int64_t index = chosen_image(test, images);
+  const torch::Tensor image = test.images.slice(0, index, index + 1);
+  const std::string label = test.class_names[test.labels[index].item<int64_t>()];
+  std::vector<Picture> pictures{
+      {encode_png(image[0]), fmt::format("test image {} ({})", index, label)}};
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(/*seed=*/0);
+  const torch::Tensor copies = augment_batch(
+      image.to(torch::kFloat32).div(255).repeat({kAugmentedCopies, 1, 1, 1}), augment, generator);
+  const torch::Tensor pixels = copies.mul(255).round().clamp(0, 255).to(torch::kUInt8);
+  for (int64_t i = 0; i < kAugmentedCopies; ++i) {
+    pictures.push_back({encode_png(pixels[i]), fmt::format("augmented {}", i + 1)});
+  }
+  return pictures;
+}
+
+std::optional<RunAnalysis> analysis_of(const RunOutcome& outcome, const DataRoot& root,
+                                       const AnalysisOptions& options,
+                                       const LoadCallbacks& loading) {
+  if (outcome.metrics.is_null()) return std::nullopt;
+  return analyze_run(outcome.run.run_dir, root, options, loading);
+}
+
+bool interrupted(const std::vector<RunOutcome>& outcomes) {
+  return std::any_of(outcomes.begin(), outcomes.end(),
+                     [](const auto& o) { return o.status == RunStatus::kInterrupted; });
+}
+
+}  // namespace
+
+ExperimentOutcome run_sweep(const SweepSpec& spec, const fs::path& sweep_dir, const DataRoot& root,
+                            const PlanCallbacks& callbacks) {
+  const auto points = expand_sweep(spec);
+  ExperimentOutcome outcome;
+  outcome.runs = run_plan(plan_sweep(points, spec.config, sweep_dir), root, callbacks);
+  outcome.interrupted = interrupted(outcome.runs);
+  if (outcome.interrupted) return outcome;
+  std::vector<SweepResult> results;
+  for (std::size_t i = 0; i < points.size(); ++i) results.push_back({points[i], outcome.runs[i]});
+  outcome.page = sweep_dir / "sweep.html";
+  write_sweep_page(spec.name, results, outcome.page);
+  return outcome;
+}
+
+ExperimentOutcome run_study(const StudySpec& spec, const fs::path& study_dir, const DataRoot& root,
+                            bool quick, const PlanCallbacks& callbacks,
+                            const std::vector<std::string>& extra) {
+  const StudyPlan plan = plan_study(spec, study_dir, extra);
+  ExperimentOutcome outcome;
+  outcome.runs = run_plan(plan.runs, root, callbacks);
+  outcome.interrupted = interrupted(outcome.runs);
+  if (outcome.interrupted) return outcome;
+
+  std::vector<StudyPartResults> parts;
+  for (std::size_t p = 0; p < spec.parts.size(); ++p) {
+    const StudyPart& part = spec.parts[p];
+    const StudyPartPlan& where = plan.parts[p];
+    StudyPartResults results;
+    results.part = part;
+    results.config = load_config_file(part.config, plan.runs[where.model].overrides);
+    results.model = outcome.runs[where.model];
+    AnalysisOptions options = callbacks.analysis;
+    options.images(part.images);
+    results.model_analysis = analysis_of(results.model, root, options, callbacks.loading);
+    if (where.l2 != SIZE_MAX) {
+      results.l2 = outcome.runs[where.l2];
+      results.l2_analysis = analysis_of(*results.l2, root, options, callbacks.loading);
+    }
+    for (std::size_t i = 0; i < where.sweep.size(); ++i) {
+      results.sweep.push_back({where.points[i], outcome.runs[where.sweep[i]]});
+    }
+    results.augmented = augmentation_pictures(results.config, root, part.images, callbacks.loading);
+    parts.push_back(std::move(results));
+  }
+  outcome.page = study_dir / "study.html";
+  write_study_page(spec, parts, outcome.page, quick);
+  return outcome;
+}
+
+}  // namespace cnnlab

@@ -1,0 +1,138 @@
+#include "cnnlab/experiments/study.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cnnlab/error.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::string parse_error(const std::string& text) {
+  try {
+    parse_study(text, "s.toml", ".");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(StudyTest, BadStudyFilesNameTheFileAndTheKey) {
+  EXPECT_NE(parse_error("name = \"s\"\n").find("s.toml: expected at least one [[parts]]"),
+            std::string::npos);
+  EXPECT_NE(parse_error("name = \"s\"\n[[parts]]\nname = \"a\"\n")
+                .find("s.toml: parts[0].config: expected a non-empty string"),
+            std::string::npos);
+  EXPECT_NE(parse_error("name = \"s\"\n[[parts]]\nname = \"a\"\nconfig = \"c\"\nrefrence = 1\n")
+                .find("parts[0]: unknown key 'refrence'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("name = \"s\"\n[[parts]]\nname = \"a\"\nconfig = \"c\"\n"
+                        "reference_accuracy = 99.2\n")
+                .find("parts[0].reference_accuracy: expected an accuracy between 0 and 1"),
+            std::string::npos);
+  EXPECT_NE(parse_error("name = \"s\"\n[[parts]]\nname = \"a\"\nconfig = \"c\"\n"
+                        "[[parts]]\nname = \"a\"\nconfig = \"c\"\n")
+                .find("parts[1].name: expected a unique name"),
+            std::string::npos);
+  EXPECT_NE(parse_error("name = \"a/b\"\n").find("name: expected a name without '/'"),
+            std::string::npos);
+}
+
+TEST(StudyTest, ShippedStudyPlansTheStudysRunsInItsOrder) {
+  const StudySpec spec =
+      load_study_file(fs::path(CNNLAB_SOURCE_DIR) / "studies" / "cnn-study.toml");
+  ASSERT_EQ(spec.parts.size(), 2u);
+  EXPECT_DOUBLE_EQ(spec.parts[0].reference_accuracy, 0.9920);
+  EXPECT_DOUBLE_EQ(spec.parts[0].reference_l2_accuracy, 0.9720);
+  EXPECT_DOUBLE_EQ(spec.parts[1].reference_accuracy, 0.8361);
+  EXPECT_DOUBLE_EQ(spec.parts[1].reference_l2_accuracy, 0.7800);
+  EXPECT_EQ(spec.parts[1].images, (std::vector<std::string>{"frog", "ship"}));
+
+  const StudyPlan plan = plan_study(spec, "out", {"train.epochs=1"});
+  ASSERT_EQ(plan.runs.size(), 16u);  // mnist, 4 kernels × 3 strides, mnist-l2, cifar10, cifar10-l2
+  std::vector<std::string> labels;
+  for (const auto& run : plan.runs) labels.push_back(run.label);
+  EXPECT_EQ(labels[0], "mnist");
+  EXPECT_EQ(labels[1], "mnist-sweep/kernel=3,stride=1");
+  EXPECT_EQ(labels[12], "mnist-sweep/kernel=9,stride=3");
+  EXPECT_EQ(labels[13], "mnist-l2");
+  EXPECT_EQ(labels[14], "cifar10");
+  EXPECT_EQ(labels[15], "cifar10-l2");
+  EXPECT_EQ(plan.runs[13].run_dir, fs::path("out") / "mnist-l2");
+  EXPECT_EQ(plan.runs[5].run_dir, fs::path("out") / "mnist-sweep" / "kernel=5,stride=2");
+  const auto& l2 = plan.runs[15].overrides;
+  EXPECT_NE(std::find(l2.begin(), l2.end(), "train.l2=0.01"), l2.end());
+  EXPECT_NE(std::find(l2.begin(), l2.end(), "train.epochs=1"), l2.end());
+  EXPECT_EQ(l2.back(), "name=\"cifar10-l2\"");
+  EXPECT_EQ(plan.parts[0].model, 0u);
+  EXPECT_EQ(plan.parts[0].sweep.size(), 12u);
+  EXPECT_EQ(plan.parts[0].l2, 13u);
+  EXPECT_EQ(plan.parts[1].model, 14u);
+  EXPECT_TRUE(plan.parts[1].sweep.empty());
+  // Every sweep point can be built: "same" padding keeps the maps from vanishing at stride 3.
+  const auto& sweep_run = plan.runs[12].overrides;
+  EXPECT_NE(std::find(sweep_run.begin(), sweep_run.end(), "model.layers.Conv2.padding=same"),
+            sweep_run.end());
+}
+
+// The whole study, quickly, on the real datasets: every section of the report is there, with its
+// computed sentences.
+TEST(StudyTest, QuickStudyWritesEverySection) {
+  const fs::path data = testing::real_data_root("mnist");
+  if (data.empty() || testing::real_data_root("cifar-10-batches-bin").empty()) {
+    GTEST_SKIP() << "$CNNLAB_DATA does not hold mnist/ and cifar10/";
+  }
+  TempDir dir;
+  const StudySpec spec =
+      load_study_file(fs::path(CNNLAB_SOURCE_DIR) / "studies" / "cnn-study.toml");
+  PlanCallbacks callbacks;
+  callbacks.analysis.gallery_size(6).saliency_count(1);
+  auto extra = quick_study_overrides();
+  extra.push_back("train.threads=1");
+  const auto outcome =
+      run_study(spec, dir / "study", DataRoot{data, "$CNNLAB_DATA"}, true, callbacks, extra);
+  ASSERT_FALSE(outcome.interrupted);
+  ASSERT_EQ(outcome.runs.size(), 16u);
+  for (const auto& run : outcome.runs) {
+    EXPECT_EQ(run.status, RunStatus::kTrained) << run.run.label << ": " << run.error;
+  }
+  const std::string html = read(outcome.page);
+  for (const char* section :
+       {"id=\"results\"", "id=\"s1-1\"", "id=\"s1-2\"", "id=\"s1-3\"", "id=\"s1-4\"", "id=\"s2-1\"",
+        "id=\"s2-2\"", "id=\"s2-3\"", "id=\"s2-4\"", "id=\"s2-5\"",
+        ">1-1 MNIST: training, filter size and stride<", ">1-2 MNIST: examples<",
+        ">1-3 MNIST: feature maps<", ">1-4 MNIST: L2 regularisation<",
+        ">2-1 CIFAR-10: preprocessing<", ">2-2 CIFAR-10: training<",
+        ">2-5 CIFAR-10: L2 regularisation<", "A quick run (--quick)"}) {
+    EXPECT_NE(html.find(section), std::string::npos) << section;
+  }
+  EXPECT_EQ(html.find("id=\"s1-5\""), std::string::npos);
+  // Sentences computed from the results, and the study's numbers beside this run's.
+  for (const char* sentence :
+       {"As kernel went from 3 to 9 (stride=1), test accuracy",
+        "As stride went from 1 to 3 (kernel=3)", "test images were misclassified",
+        "Conv1 gives 32 maps of 26×26", "Conv6 gives 128 maps of 8×8", "With L2, test accuracy was",
+        "of the Dense.weight values lie within ±0.01 with L2",
+        "Every training batch is augmented afresh", "0.9920", "0.9720", "0.8361", "0.7800"}) {
+    EXPECT_NE(html.find(sentence), std::string::npos) << sentence;
+  }
+  EXPECT_NE(html.find("data-chart=\"p1-sweep\""), std::string::npos);
+  EXPECT_NE(html.find("alt=\"augmented 1\""), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "study" / "mnist-sweep" / "sweep.html"));
+  const std::string csv = read(dir / "study" / "mnist-sweep" / "sweep.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 13);
+  EXPECT_TRUE(fs::exists(dir / "study" / "cifar10-l2" / "report.html"));
+}
+
+}  // namespace
+}  // namespace cnnlab
