@@ -150,7 +150,11 @@ Chart sweep_chart(const std::vector<SweepGroup>& groups, const std::string& id) 
                       {"runs", group.finished},
                       {"point", group.label}});
   }
-  const json x = {{"field", "x"}, {"type", "ordinal"}, {"title", x_title}, {"sort", x_order}};
+  const json x = {{"field", "x"},
+                  {"type", "ordinal"},
+                  {"title", x_title},
+                  {"sort", x_order},
+                  {"axis", {{"labelAngle", 0}}}};
   const json color = {{"field", "series"}, {"type", "nominal"}, {"title", nullptr}};
   json layers = json::array();
   layers.push_back(

@@ -246,5 +246,46 @@ TEST(CliTest, ReportErrorsNameTheProblem) {
   EXPECT_FALSE(fs::exists("report.pdf"));
 }
 
+TEST(CliTest, SweepReportsAnImpossiblePointAndResumes) {
+  TinySetup setup;
+  const fs::path sweep = setup.dir / "sweep.toml";
+  testing::write_text(sweep,
+                      "name = \"kernels\"\nconfig = \"tiny.toml\"\n[grid]\n"
+                      "\"model.layers.Conv1.kernel\" = [2, 9]\n");
+  const std::string args = "sweep " + sweep.string() + " --data-dir " + setup.data_dir + " --out " +
+                           (setup.dir / "runs").string();
+  const Outcome first = run_cnnlab(args);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("== run 1 of 2: kernel=2 (2 runs not timed yet) =="),
+            std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("== run 2 of 2: kernel=9"), std::string::npos);
+  EXPECT_NE(first.output.find("this run failed, the others go on: "), std::string::npos);
+  EXPECT_NE(first.output.find("kernel 9x9 is larger than its input 4x4"), std::string::npos);
+  EXPECT_NE(first.output.find("2 runs, 1 failed. Written: "), std::string::npos);
+  EXPECT_TRUE(fs::exists(setup.dir / "runs" / "kernels" / "sweep.html"));
+  EXPECT_TRUE(fs::exists(setup.dir / "runs" / "kernels" / "kernel=2" / "report.html"));
+
+  const Outcome again = run_cnnlab(args);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("Already done in "), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("Epoch 1/"), std::string::npos) << again.output;
+}
+
+TEST(CliTest, SweepAndStudyErrorsNameTheProblem) {
+  TinySetup setup;
+  expect_clean_error(run_cnnlab("sweep " + (setup.dir / "none.toml").string()),
+                     "none.toml: cannot read the sweep file");
+  const fs::path sweep = setup.dir / "sweep.toml";
+  testing::write_text(sweep,
+                      "name = \"s\"\nconfig = \"tiny.toml\"\n[grid]\n"
+                      "\"model.layers.Dense*.kernel\" = [2]\n");
+  expect_clean_error(run_cnnlab("sweep " + sweep.string() + " --data-dir " + setup.data_dir),
+                     "no layer matching 'Dense*' has the option 'kernel'");
+  expect_clean_error(
+      run_cnnlab("study " + std::string(CNNLAB_SOURCE_DIR) + "/studies/cnn-study.toml --part svhn"),
+      "has no part 'svhn' (its parts: mnist, cifar10)");
+}
+
 }  // namespace
 }  // namespace cnnlab

@@ -2,6 +2,8 @@
 # End to end: trains two small MNIST runs (plain and with L2 regularisation), writes their
 # comparison report into the plain run's directory, and opens it in headless Chromium
 # (report_browser_test.mjs). The screenshot stays beside the report, as report-screenshot.png.
+# Where $CNNLAB_DATA also holds CIFAR-10, the quick study (cnnlab study --quick) is opened too;
+# its screenshot is study/cnn-study-quick/study-screenshot.png.
 #
 # usage: browser_test.sh CNNLAB_BINARY OUTPUT_DIR SOURCE_DIR
 # Exits 77 (skipped) when $CNNLAB_DATA holds no mnist/.
@@ -23,3 +25,8 @@ slice=(--set data.train_limit=6000 --set data.test_limit=1000 --set train.epochs
 "$cnnlab" report "$out/plain" "$out/l2" --images 0,7 --out "$out/plain/report.html"
 node "$source_dir/tests/report/report_browser_test.mjs" "$out/plain/report.html" \
   "$out/plain/report-screenshot.png"
+if [ -d "${CNNLAB_DATA}/cifar-10-batches-bin" ]; then
+  "$cnnlab" study --quick --out "$out/study" -j 1
+  node "$source_dir/tests/report/report_browser_test.mjs" --pictures=gallery,featureMaps,augmented \
+    "$out/study/cnn-study-quick/study.html" "$out/study/cnn-study-quick/study-screenshot.png"
+fi
