@@ -223,9 +223,9 @@ class StudyPage {
           note = fmt::format("<p class=\"note\">Every point of the sweep also sets {}.</p>\n",
                              html_escape(fmt::format("{}", fmt::join(r.part.sweep_set, ", "))));
         }
-        s.html += "<h3>Sweep</h3>" + note + finding(sweep_findings(groups)) +
+        s.html += "<div class=\"sweep\"><h3>Sweep</h3>" + note + finding(sweep_findings(groups)) +
                   chart(sweep_chart(groups, ""), p + "-sweep") +
-                  sweep_table_html(r.sweep, groups, page_dir_);
+                  sweep_table_html(r.sweep, groups, page_dir_) + "</div>\n";
       }
       add(std::move(s), "training");
     }
