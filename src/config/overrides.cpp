@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "cnnlab/error.h"
@@ -103,6 +105,23 @@ void apply_override(toml::table& config, const std::string& text) {
     parsed = toml::table{{"v", value}};
   }
   table->insert_or_assign(parts.back(), std::move(*parsed.get("v")));
+}
+
+toml::table parse_toml(const std::string& text, const std::string& source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
+                                  e.source().begin.column, e.description()));
+  }
+}
+
+std::string read_config_text(const std::filesystem::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read the {}", path.string(), what));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace cnnlab

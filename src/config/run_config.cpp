@@ -382,13 +382,7 @@ AugmentOptions read_augment(Section& s) {
 
 RunConfig parse_config(const std::string& text, const std::string& source,
                        const std::vector<std::string>& overrides) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
+  toml::table root = parse_toml(text, source);
   for (const auto& override_text : overrides) apply_override(root, override_text);
 
   RunConfig config;
@@ -453,11 +447,7 @@ RunConfig parse_config(const std::string& text, const std::string& source,
 }
 
 RunConfig load_config_file(const fs::path& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read the config file", path.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path.string(), overrides);
+  return parse_config(read_config_text(path, "config file"), path.string(), overrides);
 }
 
 std::string to_toml(const RunConfig& c) {

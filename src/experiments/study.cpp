@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "cnnlab/config/overrides.h"
 #include "cnnlab/error.h"
 
 namespace cnnlab {
@@ -71,13 +72,7 @@ bool plain_name(const std::string& name) {
 
 StudySpec parse_study(const std::string& text, const std::string& source,
                       const fs::path& base_dir) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
+  toml::table root = parse_toml(text, source);
   check_keys(root, {"name", "title", "parts"}, source);
   StudySpec spec;
   spec.name = required_string(root, "name", source);
@@ -124,11 +119,7 @@ StudySpec parse_study(const std::string& text, const std::string& source,
 }
 
 StudySpec load_study_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read the study file", path.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_study(text.str(), path.string(), path.parent_path());
+  return parse_study(read_config_text(path, "study file"), path.string(), path.parent_path());
 }
 
 StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,

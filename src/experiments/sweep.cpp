@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "cnnlab/config/overrides.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
 
@@ -111,13 +112,7 @@ std::vector<SweepAxis> read_grid(const toml::table& grid, const std::string& whe
 
 SweepSpec parse_sweep(const std::string& text, const std::string& source,
                       const fs::path& base_dir) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
+  toml::table root = parse_toml(text, source);
   SweepSpec spec;
   spec.name = root["name"].value_or(std::string());
   if (spec.name.empty() || spec.name.find('/') != std::string::npos) {
@@ -159,11 +154,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
 }
 
 SweepSpec load_sweep_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot read the sweep file", path.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_sweep(text.str(), path.string(), path.parent_path());
+  return parse_sweep(read_config_text(path, "sweep file"), path.string(), path.parent_path());
 }
 
 std::vector<SweepPoint> expand_sweep(const SweepSpec& spec) {

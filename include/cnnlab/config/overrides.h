@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <string>
 
 namespace cnnlab {
@@ -13,5 +14,12 @@ namespace cnnlab {
 /// its index (`model.layers.0.kernel=5`). Throws ConfigError naming the override when the path
 /// does not exist or the text has no '='.
 void apply_override(toml::table& config, const std::string& override_text);
+
+/// Parses TOML text; a syntax error becomes a ConfigError "source:line:column: invalid TOML: …".
+toml::table parse_toml(const std::string& text, const std::string& source);
+
+/// The contents of a config, sweep or study file; `what` names it in the ConfigError thrown when
+/// it cannot be read ("<path>: cannot read the <what>").
+std::string read_config_text(const std::filesystem::path& path, const std::string& what);
 
 }  // namespace cnnlab
