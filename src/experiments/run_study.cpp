@@ -16,23 +16,6 @@ namespace {
 // Copies of augmented test images shown in a study's preprocessing section.
 constexpr int64_t kAugmentedCopies = 7;
 
-// The test image a study part names first (an index or a class name), else the first one.
-int64_t chosen_image(const Dataset& test, const std::vector<std::string>& images) {
-  if (images.empty()) return 0;
-  const std::string& wanted = images.front();
-  for (int64_t c = 0; c < test.num_classes(); ++c) {
-    if (test.class_names[c] != wanted) continue;
-    const auto hits = (test.labels == c).nonzero();
-    if (hits.size(0) > 0) return hits[0][0].item<int64_t>();
-  }
-  try {
-    const int64_t index = std::stoll(wanted);
-    if (index >= 0 && index < test.size()) return index;
-  } catch (const std::exception&) {
-  }
-  return 0;
-}
-
 std::vector<Picture> augmentation_pictures(const RunConfig& config, const DataRoot& root,
                                            const std::vector<std::string>& images,
                                            const LoadCallbacks& loading) {
@@ -41,7 +24,7 @@ std::vector<Picture> augmentation_pictures(const RunConfig& config, const DataRo
   DataOptions data = config.data;
   const Dataset test = load_test_set(data, root, loading);
   if (test.size() == 0) return {};
-  const int64_t index = chosen_image(test, images);
+  const int64_t index = chosen_images(images, test).front();
   const torch::Tensor image = test.images.slice(0, index, index + 1);
   const std::string label = test.class_names[test.labels[index].item<int64_t>()];
   std::vector<Picture> pictures{

@@ -41,7 +41,8 @@ nlohmann::json read_metrics(const fs::path& path) {
   return metrics;
 }
 
-// Resolves --images entries: a test-set index, or a class name meaning its first test image.
+}  // namespace
+
 std::vector<int64_t> chosen_images(const std::vector<std::string>& wanted, const Dataset& test) {
   if (wanted.empty()) {
     std::vector<int64_t> first;
@@ -78,6 +79,8 @@ std::vector<int64_t> chosen_images(const std::vector<std::string>& wanted, const
   }
   return indices;
 }
+
+namespace {
 
 std::string image_png(const Dataset& data, int64_t index) { return encode_png(data.images[index]); }
 
@@ -186,7 +189,7 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
     image.png = image_png(test, index);
     const auto input = to_network_input(test.images.slice(0, index, index + 1), norm)[0];
     for (const auto& layer : conv_feature_maps(network, input)) {
-      LayerFeatureMaps maps{layer.layer, layer.maps.sizes().vec(), {}};
+      LayerFeatureMaps maps{layer.layer, layer.maps.sizes().vec(), {}, {}};
       for (int64_t c = 0; c < layer.maps.size(0); ++c) {
         maps.channel_pngs.push_back(encode_png(stretch_to_picture(layer.maps[c])));
         maps.silent.push_back(layer.maps[c].abs().max().item<float>() == 0.0f);

@@ -168,7 +168,7 @@ struct Section {
 
 class StudyPage {
  public:
-  StudyPage(const fs::path& page_dir) : page_dir_(page_dir) {}
+  explicit StudyPage(const fs::path& page_dir) : page_dir_(page_dir) {}
 
   std::vector<Section> part_sections(const StudyPartResults& r, std::size_t number) {
     std::vector<Section> sections;

@@ -106,6 +106,11 @@ struct RunAnalysis {
   std::vector<SaliencyExample> saliency;
 };
 
+/// Test-set indices of `AnalysisOptions::images` entries: a number, or a class name meaning the
+/// first test image of that class; empty: the first two images. Throws ConfigError (naming
+/// --images) for a number past the end or a name that is no class.
+std::vector<int64_t> chosen_images(const std::vector<std::string>& wanted, const Dataset& test);
+
 /// Reads the run in `run_dir`, loads its test set from `root` and analyses its `checkpoint`.
 /// Throws CheckpointError when `run_dir` holds no run, ConfigError for an unknown `images` entry,
 /// and what load_test_set throws when the data cannot be read.
