@@ -154,9 +154,10 @@ PlanCallbacks plan_callbacks(ProgressBar& bar) {
   return callbacks;
 }
 
-std::vector<std::string> common_overrides(int threads, bool quick) {
+std::vector<std::string> common_overrides(int threads, const std::string& precision, bool quick) {
   std::vector<std::string> overrides;
   if (threads >= 0) overrides.push_back(fmt::format("train.threads={}", threads));
+  if (!precision.empty()) overrides.push_back(fmt::format("train.precision={}", precision));
   if (quick) {
     for (auto& o : quick_study_overrides()) overrides.push_back(o);
   }
@@ -211,7 +212,7 @@ int sweep_command(const SweepArgs& args) {
   ProgressBar bar(stdout);
   const DataRoot root = resolve_data_root(args.data_dir);
   SweepSpec spec = load_sweep_file(args.file);
-  for (auto& o : common_overrides(args.threads, args.quick)) spec.set.push_back(o);
+  for (auto& o : common_overrides(args.threads, args.precision, args.quick)) spec.set.push_back(o);
   const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
   fmt::print("Sweep '{}': {} runs into {}\n", spec.name, expand_sweep(spec).size(), dir.string());
   PlanCallbacks callbacks = plan_callbacks(bar);
@@ -229,7 +230,7 @@ int study_command(const StudyArgs& args) {
   StudySpec spec = load_study_file(file);
   if (!args.parts.empty()) spec = only_parts(spec, args.parts, file);
   const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
-  const auto extra = common_overrides(args.threads, args.quick);
+  const auto extra = common_overrides(args.threads, args.precision, args.quick);
   fmt::print("Study '{}': {} runs into {}{}\n", spec.title,
              plan_study(spec, dir, extra).runs.size(), dir.string(),
              args.quick ? " (quick: a few hundred images, one epoch)" : "");
@@ -258,12 +259,12 @@ int train_command(const TrainArgs& args) {
   }
   if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
   std::vector<std::string> overrides = args.overrides;
-  if (args.threads >= 0) overrides.push_back(fmt::format("train.threads={}", args.threads));
+  for (auto& o : common_overrides(args.threads, args.precision, false)) overrides.push_back(o);
   const RunConfig config = load_config_file(args.config, overrides);
   const fs::path run_dir =
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
-  fmt::print("Training '{}' on {}; run directory {}\n", config.name, config.data.dataset(),
-             run_dir.string());
+  fmt::print("Training '{}' on {} in {}; run directory {}\n", config.name, config.data.dataset(),
+             precision_name(resolve_precision(config.train.precision())), run_dir.string());
   const RunResult result =
       train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
   const int status = print_result(result);
@@ -306,7 +307,8 @@ int evaluate_command(const EvaluateArgs& args) {
   const Dataset test =
       load_test_set(run.config.data, resolve_data_root(args.data_dir), loading_callbacks());
   const EvalResult result =
-      evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size());
+      evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size(),
+               run.config.train.precision());
   fmt::print("Test loss: {:.4f}\n", result.loss);
   fmt::print("Test accuracy: {:.4f}\n", result.accuracy);
   return kExitOk;

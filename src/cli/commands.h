@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string resume;
   std::string data_dir;
   int threads = -1;
+  std::string precision;  // empty: the config's
   bool no_report = false;
 };
 
@@ -39,6 +40,7 @@ struct SweepArgs {
   std::string out = "runs";
   std::string data_dir;
   int threads = -1;
+  std::string precision;  // empty: the config's
   bool quick = false;
 };
 
@@ -48,6 +50,7 @@ struct StudyArgs {
   std::string out = "runs";
   std::string data_dir;
   int threads = -1;
+  std::string precision;  // empty: the config's
   bool quick = false;
 };
 

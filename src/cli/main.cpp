@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--data-dir", train.data_dir,
                         "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
   train_cmd->add_option("-j,--threads", train.threads, "LibTorch threads (0: one per core)");
+  train_cmd
+      ->add_option("--precision", train.precision,
+                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   train_cmd->add_flag("--no-report", train.no_report,
                       "Do not write report.html into the run directory at the end");
 
@@ -81,6 +85,10 @@ int main(int argc, char** argv) {
                         "Parent folder of the sweep's folder (default runs)");
   sweep_cmd->add_option("--data-dir", sweep.data_dir, "Folder holding the datasets");
   sweep_cmd->add_option("-j,--threads", sweep.threads, "LibTorch threads (0: one per core)");
+  sweep_cmd
+      ->add_option("--precision", sweep.precision,
+                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   sweep_cmd->add_flag("--quick", sweep.quick,
                       "A few hundred images and one epoch per point, into <name>-quick");
 
@@ -96,6 +104,10 @@ int main(int argc, char** argv) {
                         "Parent folder of the study's folder (default runs)");
   study_cmd->add_option("--data-dir", study.data_dir, "Folder holding the datasets");
   study_cmd->add_option("-j,--threads", study.threads, "LibTorch threads (0: one per core)");
+  study_cmd
+      ->add_option("--precision", study.precision,
+                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
   study_cmd->add_flag("--quick", study.quick,
                       "A few hundred images and one epoch per run, into <name>-quick: the whole "
                       "path in about a minute");

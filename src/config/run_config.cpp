@@ -338,7 +338,10 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .batch_size(s.get<int64_t>("batch_size", t.batch_size()))
       .label_smoothing(s.get<double>("label_smoothing", t.label_smoothing()))
       .eval_batch_size(s.get<int64_t>("eval_batch_size", t.eval_batch_size()))
-      .checkpoint_every_steps(s.get<int64_t>("checkpoint_every_steps", t.checkpoint_every_steps()));
+      .checkpoint_every_steps(s.get<int64_t>("checkpoint_every_steps", t.checkpoint_every_steps()))
+      .prefetch(s.get<bool>("prefetch", t.prefetch()))
+      .precision(parse_precision(s.get<std::string>("precision", precision_name(t.precision())),
+                                 s.where("precision")));
   const int64_t seed = s.get<int64_t>("seed", 0);
   if (seed < 0)
     throw ConfigError(fmt::format("{}: expected a seed ≥ 0, found {}", s.where("seed"), seed));
@@ -505,7 +508,9 @@ std::string to_toml(const RunConfig& c) {
                     {"seed", static_cast<int64_t>(c.train.seed())},
                     {"threads", c.threads},
                     {"eval_batch_size", c.train.eval_batch_size()},
-                    {"checkpoint_every_steps", c.train.checkpoint_every_steps()}};
+                    {"checkpoint_every_steps", c.train.checkpoint_every_steps()},
+                    {"precision", precision_name(c.train.precision())},
+                    {"prefetch", c.train.prefetch()}};
   const auto& a = c.train.augment();
   toml::table augment{{"rotation_range", a.rotation_range()},
                       {"width_shift_range", a.width_shift_range()},

@@ -6,12 +6,15 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-torch::Tensor activate(const torch::Tensor& x, Activation activation, bool is_output) {
+// `in_place`: x is a fresh output that no backward function needs (convolution, dense and batch
+// norm save their inputs, not their outputs), so ReLU may overwrite it and save an allocation and
+// a pass over memory.
+torch::Tensor activate(torch::Tensor x, Activation activation, bool is_output, bool in_place) {
   switch (activation) {
     case Activation::kLinear:
       return x;
     case Activation::kRelu:
-      return torch::relu(x);
+      return in_place ? torch::relu_(x) : torch::relu(x);
     case Activation::kLeakyRelu:
       return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.3));
     case Activation::kElu:
@@ -61,8 +64,12 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
         auto conv = register_module(s.name, torch::nn::Conv2d(options));
         glorot_uniform_(conv->weight);
         if (s.use_bias) torch::nn::init::zeros_(conv->bias);
-        // Channels-last (NHWC) is the layout oneDNN's CPU convolutions run fastest in.
-        conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+        // Channels-last (NHWC) is the layout oneDNN's CPU convolutions, pooling and batch norm
+        // run fastest in; a convolution's output takes its weight's layout. contiguous() would
+        // keep a one-channel kernel's NCHW strides (they also count as channels-last), so the
+        // strides are set explicitly.
+        conv->weight.set_data(
+            at::empty_like(conv->weight, at::MemoryFormat::ChannelsLast).copy_(conv->weight));
         layer.kernel = conv->weight;
         layer.module = torch::nn::AnyModule(conv);
         break;
@@ -133,7 +140,10 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     } else {
       x = layer.module.forward(x);
     }
-    x = activate(x, layer.spec->activation, i == last);
+    const LayerType type = layer.spec->type;
+    const bool fresh =
+        type == LayerType::kConv2d || type == LayerType::kDense || type == LayerType::kBatchNorm;
+    x = activate(x, layer.spec->activation, i == last, fresh);
     if (activations != nullptr) activations->push_back(x);
   }
   return x;
@@ -143,14 +153,22 @@ torch::Tensor NetworkImpl::predict_proba(const torch::Tensor& x) {
   return torch::softmax(forward(x), 1);
 }
 
+bool NetworkImpl::has_l2() const {
+  for (const Layer& layer : layers_) {
+    if (layer.spec->l2 > 0 && layer.kernel.defined()) return true;
+  }
+  return false;
+}
+
 torch::Tensor NetworkImpl::l2_penalty() const {
-  torch::Tensor total = torch::zeros({}, torch::kFloat32);
+  torch::Tensor total;
   for (const Layer& layer : layers_) {
     if (layer.spec->l2 > 0 && layer.kernel.defined()) {
-      total = total + layer.spec->l2 * layer.kernel.pow(2).sum();
+      const auto term = layer.spec->l2 * layer.kernel.pow(2).sum();
+      total = total.defined() ? total + term : term;
     }
   }
-  return total;
+  return total.defined() ? total : torch::zeros({}, torch::kFloat32);
 }
 
 }  // namespace cnnlab

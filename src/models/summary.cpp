@@ -39,7 +39,6 @@ std::string model_summary(const ModelSpec& spec, const std::string& model_name) 
                      fmt::format("(None, {}, {}, {})", spec.input[0], spec.input[1], spec.input[2]),
                      kShapeWidth, 0);
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
-    const auto& layer = spec.layers[i];
     const auto& shape = shapes[i];
     const std::string& name = names[i];
     const std::string dims = fmt::format("(None, {})", fmt::join(shape.output, ", "));
@@ -54,6 +53,23 @@ std::string model_summary(const ModelSpec& spec, const std::string& model_name) 
   out += fmt::format("Non-trainable params: {}\n", with_commas(total - trainable));
   out += thin + "\n";
   return out;
+}
+
+int64_t forward_flops(const ModelSpec& spec) {
+  const auto shapes = infer_shapes(spec);
+  std::vector<int64_t> in(spec.input.begin(), spec.input.end());
+  int64_t flops = 0;
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& layer = spec.layers[i];
+    const auto& out = shapes[i].output;
+    if (layer.type == LayerType::kConv2d) {
+      flops += 2 * layer.kernel[0] * layer.kernel[1] * in[0] * out[0] * out[1] * out[2];
+    } else if (layer.type == LayerType::kDense) {
+      flops += 2 * in[0] * out[0];
+    }
+    in = out;
+  }
+  return flops;
 }
 
 }  // namespace cnnlab

@@ -6,13 +6,15 @@ namespace {
 
 template <typename Visit>
 void for_each_batch(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Visit visit) {
+                    int64_t batch_size, Precision precision, Visit visit) {
   TORCH_CHECK(batch_size > 0, "evaluation batch size must be > 0");
   network->eval();
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
+  PrecisionGuard guard(precision);
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, data.size());
-    const auto logits = network->forward(to_network_input(data.images.slice(0, begin, end), norm));
+    const auto logits = network->forward(to_network_input(data.images.slice(0, begin, end), norm))
+                            .to(torch::kFloat32);
     visit(begin, end, logits, data.labels.slice(0, begin, end));
   }
 }
@@ -20,9 +22,9 @@ void for_each_batch(Network& network, const Dataset& data, const Normalization& 
 }  // namespace
 
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size) {
+                    int64_t batch_size, Precision precision) {
   double loss_sum = 0, correct = 0;
-  for_each_batch(network, data, norm, batch_size,
+  for_each_batch(network, data, norm, batch_size, precision,
                  [&](int64_t, int64_t, const torch::Tensor& logits, const torch::Tensor& labels) {
                    loss_sum +=
                        torch::nn::functional::cross_entropy(
@@ -43,9 +45,10 @@ EvalResult evaluate(Network& network, const Dataset& data, const Normalization& 
 }
 
 torch::Tensor predict_probabilities(Network& network, const Dataset& data,
-                                    const Normalization& norm, int64_t batch_size) {
+                                    const Normalization& norm, int64_t batch_size,
+                                    Precision precision) {
   auto probabilities = torch::empty({data.size(), data.num_classes()}, torch::kFloat32);
-  for_each_batch(network, data, norm, batch_size,
+  for_each_batch(network, data, norm, batch_size, precision,
                  [&](int64_t begin, int64_t end, const torch::Tensor& logits,
                      const torch::Tensor& /*labels*/) {
                    probabilities.slice(0, begin, end).copy_(torch::softmax(logits, 1));

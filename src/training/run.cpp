@@ -1,6 +1,9 @@
 #include "cnnlab/training/run.h"
 
 #include <fmt/format.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -72,8 +75,8 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   }
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (status != FitStatus::kCompleted) return result;
-  result.test =
-      evaluate(trainer.network(), data.test, data.normalization, config.train.eval_batch_size());
+  result.test = evaluate(trainer.network(), data.test, data.normalization,
+                         config.train.eval_batch_size(), config.train.precision());
   const nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
       {"test_loss", result.test.loss},
@@ -86,6 +89,7 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
       {"train_seconds", result.train_seconds},
       {"train_images_per_second", result.images_per_second},
       {"threads", torch::get_num_threads()},
+      {"precision", precision_name(resolve_precision(config.train.precision()))},
       {"machine", machine_description()},
   };
   write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
@@ -105,7 +109,17 @@ fs::path fresh_run_dir(const fs::path& parent, const std::string& name) {
   return dir;
 }
 
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  // Blocks up to 32 MiB (glibc's maximum) come from the heap rather than from their own mapping,
+  // and the heap's free top is only returned to the system past 1 GiB.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 int64_t apply_thread_setting(int64_t threads) {
+  keep_freed_memory();
   const int64_t n =
       threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(n));
@@ -184,12 +198,14 @@ std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<fs::path
   if (top_k <= 0) throw ConfigError(fmt::format("--top: expected a count > 0, found {}", top_k));
   const auto& input = run.config.model.input;
   std::vector<Prediction> predictions;
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
+  PrecisionGuard guard(run.config.train.precision());
   for (const auto& file : files) {
     auto image = read_image_file(file, input[0], input[1], input[2]);
     if (invert) image = 255 - image;
-    const auto probabilities =
-        run.network->predict_proba(to_network_input(image.unsqueeze(0), run.normalization))[0];
+    const auto logits =
+        run.network->forward(to_network_input(image.unsqueeze(0), run.normalization));
+    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1)[0];
     const int64_t k = std::min<int64_t>(top_k, probabilities.size(0));
     const auto [values, indices] = probabilities.topk(k);
     Prediction prediction{file, {}};

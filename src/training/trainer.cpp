@@ -5,7 +5,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <mutex>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "cnnlab/error.h"
 #include "cnnlab/training/evaluate.h"
@@ -33,6 +37,14 @@ void set_default_rng_state(const torch::Tensor& state) {
   auto generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);
+}
+
+// A helper thread computes on one core: the training step's own thread pool has the others.
+void use_one_thread() {
+  at::internal::lazy_init_num_threads();  // ATen sizes each new thread's pool once; do it now
+#ifdef _OPENMP
+  omp_set_num_threads(1);
+#endif
 }
 
 }  // namespace
@@ -92,14 +104,13 @@ torch::Tensor Trainer::epoch_order(int64_t epoch, int64_t n) const {
 }
 
 torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor& index,
-                                      const Normalization& norm) const {
+                                      const Normalization& norm, int64_t step) const {
   auto x = to_unit_float(train.images.index_select(0, index));
   if (options_.augment().enabled()) {
     // Seeded by (seed, step) rather than drawn from a running stream: resuming at any step
     // reproduces the augmentation an uninterrupted run would have drawn.
-    auto generator =
-        at::detail::createCPUGenerator(options_.seed() * 0x9E3779B97F4A7C15ULL +
-                                       static_cast<uint64_t>(state_.global_step) + 0x5DEECE66DULL);
+    auto generator = at::detail::createCPUGenerator(options_.seed() * 0x9E3779B97F4A7C15ULL +
+                                                    static_cast<uint64_t>(step) + 0x5DEECE66DULL);
     x = augment_batch(x, options_.augment(), generator);
   }
   return normalize_(x, norm);
@@ -124,6 +135,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     writer.open(run_dir_, &history_);
   }
   const double lr = options_.optimizer().lr();
+  const bool has_l2 = network_->has_l2();
   const F::CrossEntropyFuncOptions loss_options =
       F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing());
 
@@ -136,17 +148,35 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     const double seconds_before = state_.epoch_seconds;
     network_->train();
     bool stop = false;
+    std::future<torch::Tensor> pending;  // the next step's batch, when prefetching
     while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
       const auto index = order.slice(0, begin, std::min(begin + batch, n));
-      const auto x = training_batch(train, index, norm);
+      const auto x =
+          pending.valid() ? pending.get() : training_batch(train, index, norm, state_.global_step);
+      if (options_.prefetch() && state_.step_in_epoch + 1 < steps_per_epoch) {
+        const int64_t next = begin + batch;
+        const auto next_index = order.slice(0, next, std::min(next + batch, n));
+        pending = std::async(std::launch::async, [&, next_index, step = state_.global_step + 1] {
+          use_one_thread();
+          torch::NoGradGuard no_grad;
+          return training_batch(train, next_index, norm, step);
+        });
+      }
       const auto y = train.labels.index_select(0, index);
       const double step_lr =
           lr_at(options_.schedule(), lr, state_.global_step, total_steps, steps_per_epoch);
       set_learning_rate(*optimizer_, step_lr);
-      optimizer_->zero_grad();
-      const auto logits = network_->forward(x);
-      auto loss = F::cross_entropy(logits, y, loss_options) + network_->l2_penalty();
+      // Gradients are dropped rather than zeroed: backward then writes them afresh instead of
+      // adding to a buffer of zeros (PyTorch's zero_grad(set_to_none=True)).
+      for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
+      torch::Tensor logits;
+      {
+        PrecisionGuard guard(options_.precision());
+        logits = network_->forward(x).to(torch::kFloat32);
+      }
+      auto loss = F::cross_entropy(logits, y, loss_options);
+      if (has_l2) loss = loss + network_->l2_penalty();
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         throw DivergenceError(fmt::format(
@@ -192,7 +222,8 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     record.val_loss = NAN;
     record.val_accuracy = NAN;
     if (validation.size() > 0) {
-      const EvalResult val = evaluate(network_, validation, norm, options_.eval_batch_size());
+      const EvalResult val =
+          evaluate(network_, validation, norm, options_.eval_batch_size(), options_.precision());
       record.val_loss = val.loss;
       record.val_accuracy = val.accuracy;
     }

@@ -44,8 +44,9 @@ TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
   // The saved run evaluates to the same accuracy as the run reported.
   LoadedRun run = load_run(dir / "run", "last");
   const Dataset test = load_test_set(run.config.data, data_root);
-  EXPECT_NEAR(evaluate(run.network, test, run.normalization, 500).accuracy, result.test.accuracy,
-              1e-9);
+  const Precision precision = run.config.train.precision();
+  EXPECT_NEAR(evaluate(run.network, test, run.normalization, 500, precision).accuracy,
+              result.test.accuracy, 1e-9);
 
   // predict on a PNG of a test image agrees with the network on the same pixels.
   write_png(dir / "digit.png", test.images[0]);
@@ -53,7 +54,7 @@ TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
   ASSERT_EQ(predictions.size(), 1u);
   ASSERT_EQ(predictions[0].top.size(), 3u);
   const auto probabilities =
-      predict_probabilities(run.network, test.slice(0, 1), run.normalization, 1);
+      predict_probabilities(run.network, test.slice(0, 1), run.normalization, 1, precision);
   EXPECT_EQ(predictions[0].top[0].first, probabilities[0].argmax().item<int64_t>());
   EXPECT_NEAR(predictions[0].top[0].second, probabilities[0].max().item<double>(), 1e-5);
   EXPECT_GE(predictions[0].top[0].second, predictions[0].top[1].second);

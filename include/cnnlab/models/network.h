@@ -27,6 +27,8 @@ class NetworkImpl : public torch::nn::Module {
   /// Σ over layers of λ·Σ(kernel²), Keras' kernel_regularizer=l2(λ); a 0-dim float32 tensor
   /// (zero when no layer has l2).
   torch::Tensor l2_penalty() const;
+  /// Whether any layer has an l2 term (l2_penalty() is a constant zero otherwise).
+  bool has_l2() const;
 
   const ModelSpec& spec() const { return spec_; }
   const std::vector<LayerShape>& shapes() const { return shapes_; }

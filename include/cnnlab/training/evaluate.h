@@ -4,6 +4,7 @@
 
 #include "cnnlab/data/dataset.h"
 #include "cnnlab/models/network.h"
+#include "cnnlab/training/precision.h"
 
 namespace cnnlab {
 
@@ -14,13 +15,14 @@ struct EvalResult {
   int64_t count = 0;
 };
 
-/// Loss and accuracy of `network` on `data`, in eval mode without gradients, in batches of
-/// `batch_size`. Leaves the network in eval mode.
+/// Loss and accuracy of `network` on `data`, in eval mode and inference mode (no autograd), in
+/// batches of `batch_size`, in `precision`. Leaves the network in eval mode.
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, Precision precision = Precision::kFloat32);
 
 /// Class probabilities of every image of `data`: [N, num_classes] float32 in [0, 1].
 torch::Tensor predict_probabilities(Network& network, const Dataset& data,
-                                    const Normalization& norm, int64_t batch_size);
+                                    const Normalization& norm, int64_t batch_size,
+                                    Precision precision = Precision::kFloat32);
 
 }  // namespace cnnlab

@@ -27,8 +27,16 @@ struct RunResult {
 /// `parent/name`, or `parent/name-2`, `-3`, … when that exists already.
 std::filesystem::path fresh_run_dir(const std::filesystem::path& parent, const std::string& name);
 
-/// Number of LibTorch threads a config asks for (0 means one per core) — applied by train_run.
+/// Number of LibTorch threads a config asks for (0 means one per core) — applied by train_run,
+/// which also calls keep_freed_memory().
 int64_t apply_thread_setting(int64_t threads);
+
+/// Makes the C library's allocator keep the memory that tensors free for the next step, instead
+/// of handing blocks of 128 KiB and more back to the system at once: a training step frees and
+/// allocates the same activations every time, and fresh pages from the system cost a page fault
+/// each (measured on the study's MNIST model: 1.7x faster steps). Memory is returned at exit.
+/// Glibc only; elsewhere it does nothing. Safe to call more than once.
+void keep_freed_memory();
 
 /// Loads the data, builds the model, trains it into `run_dir` (created; must not hold a run
 /// already) and evaluates it on the test set. When the fit is interrupted, returns with status

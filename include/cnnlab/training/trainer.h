@@ -13,6 +13,7 @@
 #include "cnnlab/training/history.h"
 #include "cnnlab/training/lr_schedule.h"
 #include "cnnlab/training/optimizer.h"
+#include "cnnlab/training/precision.h"
 
 namespace cnnlab {
 
@@ -34,6 +35,13 @@ struct TrainerOptions {
   /// augmented). Drawn from a generator seeded by (seed, global step), so a resumed run sees the
   /// same batches as an uninterrupted one.
   TORCH_ARG(AugmentOptions, augment) = {};
+  /// Arithmetic of the forward pass in training and evaluation (weights stay float32).
+  TORCH_ARG(Precision, precision) = Precision::kAuto;
+  /// Prepare the next batch (selection, augmentation, normalisation) on a helper thread while
+  /// the current step runs; batches are the same either way. Off by default: where the step's
+  /// thread pool already has every core, the helper thread takes a core from it and the step
+  /// slows more than the overlap gains (`bench/run` measures both).
+  TORCH_ARG(bool, prefetch) = false;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -93,9 +101,9 @@ class Trainer {
  private:
   void save_checkpoint(const std::filesystem::path& path);
   torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
-  /// The training batch of the current step: selected, augmented and normalised.
+  /// The training batch of global step `step`: selected, augmented and normalised.
   torch::Tensor training_batch(const Dataset& train, const torch::Tensor& index,
-                               const Normalization& norm) const;
+                               const Normalization& norm, int64_t step) const;
 
   Network network_;
   TrainerOptions options_;
