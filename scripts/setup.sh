@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   libgtest-dev
   chromium              # headless browser for the test that opens a generated report
+  python3-torch         # PyTorch for Python: the peer bench/run measures cnnlab against
 )
 # Node.js and npm install the charting libraries; a machine that has them already keeps its own.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
