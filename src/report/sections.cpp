@@ -69,7 +69,8 @@ std::string runs_table(const std::vector<RunAnalysis>& runs) {
   std::string html =
       "<table><tr><th>run</th><th>dataset</th><th>test accuracy</th><th>test loss</th>"
       "<th>best val. accuracy</th><th>epochs</th><th>parameters</th><th>training time</th>"
-      "<th>images/s</th><th>threads</th><th>machine</th><th>directory</th></tr>\n";
+      "<th>images/s</th><th>threads</th><th>precision</th><th>machine</th><th>directory</th>"
+      "</tr>\n";
   for (const auto& run : runs) {
     const json& m = run.metrics;
     std::string machine = "–";
@@ -86,11 +87,12 @@ std::string runs_table(const std::vector<RunAnalysis>& runs) {
         "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
         "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
         "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>"
-        "<td>{}</td></tr>\n",
+        "<td>{}</td><td>{}</td></tr>\n",
         html_escape(run.name), html_escape(run.dataset), number(m, "test_accuracy", "{:.4f}"),
         number(m, "test_loss", "{:.4f}"), number(m, "best_val_accuracy", "{:.4f}"),
         text_of(m, "epochs"), text_of(m, "params"), seconds,
-        number(m, "train_images_per_second", "{:.0f}"), text_of(m, "threads"), html_escape(machine),
+        number(m, "train_images_per_second", "{:.0f}"), text_of(m, "threads"),
+        html_escape(text_of(m, "precision")), html_escape(machine),
         html_escape(run.run_dir.string()));
   }
   html += "</table>\n";
