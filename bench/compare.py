@@ -35,15 +35,17 @@ def run(command):
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
-def run_measured(command):
-    """As run(), adding the process's peak resident memory in MiB (peak_mib)."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = process.stdout.read()
-    err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        sys.exit(f"bench: {' '.join(command)} failed:\n{err}")
+def run_measured(command, progress=False):
+    """As run(), adding the process's peak resident memory in MiB (peak_mib). With `progress`,
+    what the command prints on stderr goes to the terminal as it comes."""
+    with tempfile.TemporaryFile(mode="w+") as err:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                   stderr=None if progress else err, text=True)
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            sys.exit(f"bench: {' '.join(command)} failed:\n{err.read()}")
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_mib"] = usage.ru_maxrss / 1024
     return result
@@ -115,7 +117,7 @@ def summarise(samples, key):
     }
 
 
-def report_throughput(args, samples, peak, describe):
+def report_throughput(args, samples, peak):
     rows = []
     print()
     print(f"{'model':<9}{'batch':>6}{'prec':>6}{'cnnlab img/s':>14}{'PyTorch img/s':>15}"
@@ -175,7 +177,7 @@ def time_to_accuracy(args):
         for target in targets:
             command += ["--target", str(target)]
         start = time.monotonic()
-        result = run_measured(command)
+        result = run_measured(command, progress=True)
         result["wall_seconds"] = time.monotonic() - start
         result["config"] = config
         results.append(result)
@@ -215,20 +217,19 @@ def main():
     else:
         bench = os.path.join(args.build_dir, "bench", "train_bench")
         with tempfile.TemporaryDirectory() as folder:
-            describe_files, describe = {}, {}
+            describe_files = {}
             for model, config in MODELS.items():
-                describe[model] = run([bench, "--config", os.path.join(ROOT, config),
-                                       "--describe"])
+                description = run([bench, "--config", os.path.join(ROOT, config), "--describe"])
                 describe_files[model] = os.path.join(folder, f"{model}.json")
                 with open(describe_files[model], "w") as f:
-                    json.dump(describe[model], f)
+                    json.dump(description, f)
             peak = run([bench, "--matmul-peak", "--threads", str(args.threads)])
             print(f"matrix multiply peak ({args.threads} threads): fp32 "
                   f"{peak['fp32_gflops']:.0f} GFLOP/s, bf16 {peak['bf16_gflops']:.0f} GFLOP/s",
                   file=sys.stderr)
             samples = throughput(args, describe_files)
         output = {"machine": machine, "rounds": args.rounds, "seconds": args.seconds,
-                  "matmul_peak": peak, **report_throughput(args, samples, peak, describe)}
+                  "matmul_peak": peak, **report_throughput(args, samples, peak)}
         default_out = "throughput-quick.json" if args.quick else "throughput.json"
     out = args.out or os.path.join(ROOT, "bench", "results", default_out)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
