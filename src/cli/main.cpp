@@ -8,6 +8,19 @@
 #include "cnnlab/error.h"
 #include "commands.h"
 
+namespace {
+
+// --threads and --precision, which every command that trains takes.
+void add_speed_options(CLI::App* command, int& threads, std::string& precision) {
+  command->add_option("-j,--threads", threads, "LibTorch threads (0: one per core)");
+  command
+      ->add_option("--precision", precision,
+                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace cnnlab::cli;
   CLI::App app{"cnnlab: train convolutional image classifiers and see what they learned"};
@@ -24,11 +37,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--resume", train.resume, "Continue the interrupted run in this directory");
   train_cmd->add_option("--data-dir", train.data_dir,
                         "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
-  train_cmd->add_option("-j,--threads", train.threads, "LibTorch threads (0: one per core)");
-  train_cmd
-      ->add_option("--precision", train.precision,
-                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  add_speed_options(train_cmd, train.threads, train.precision);
   train_cmd->add_flag("--no-report", train.no_report,
                       "Do not write report.html into the run directory at the end");
 
@@ -84,11 +93,7 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("-o,--out", sweep.out,
                         "Parent folder of the sweep's folder (default runs)");
   sweep_cmd->add_option("--data-dir", sweep.data_dir, "Folder holding the datasets");
-  sweep_cmd->add_option("-j,--threads", sweep.threads, "LibTorch threads (0: one per core)");
-  sweep_cmd
-      ->add_option("--precision", sweep.precision,
-                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  add_speed_options(sweep_cmd, sweep.threads, sweep.precision);
   sweep_cmd->add_flag("--quick", sweep.quick,
                       "A few hundred images and one epoch per point, into <name>-quick");
 
@@ -103,11 +108,7 @@ int main(int argc, char** argv) {
   study_cmd->add_option("-o,--out", study.out,
                         "Parent folder of the study's folder (default runs)");
   study_cmd->add_option("--data-dir", study.data_dir, "Folder holding the datasets");
-  study_cmd->add_option("-j,--threads", study.threads, "LibTorch threads (0: one per core)");
-  study_cmd
-      ->add_option("--precision", study.precision,
-                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  add_speed_options(study_cmd, study.threads, study.precision);
   study_cmd->add_flag("--quick", study.quick,
                       "A few hundred images and one epoch per run, into <name>-quick: the whole "
                       "path in about a minute");

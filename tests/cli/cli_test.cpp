@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "cnnlab/data/image_file.h"
@@ -86,6 +87,26 @@ TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
   };
   EXPECT_EQ(accuracy_line(evaluate.output), accuracy_line(train.output));
   EXPECT_NE(accuracy_line(train.output), "(none)");
+}
+
+// fp32 differs from the default (auto) on every machine, so an ignored option would show.
+TEST(CliTest, PrecisionOptionTrainsInItAndRecordsIt) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  const Outcome train = run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
+                                   " --precision fp32 --no-report --out " + run);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("on mnist in fp32;"), std::string::npos) << train.output;
+  std::ifstream metrics(setup.dir / "run" / "metrics.json");
+  const std::string text((std::istreambuf_iterator<char>(metrics)), {});
+  EXPECT_NE(text.find("\"precision\": \"fp32\""), std::string::npos) << text;
+  std::ifstream config(setup.dir / "run" / "config.toml");
+  const std::string saved((std::istreambuf_iterator<char>(config)), {});
+  EXPECT_NE(saved.find("precision = 'fp32'"), std::string::npos) << saved;
+
+  const Outcome wrong = run_cnnlab("train -c " + setup.config + " --precision fp16");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("--precision"), std::string::npos) << wrong.output;
 }
 
 TEST(CliTest, UnknownConfigOptionIsAClearError) {
