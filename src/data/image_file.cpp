@@ -4,6 +4,10 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
 #include <memory>
 
 #include "cnnlab/error.h"
@@ -27,24 +31,46 @@ torch::Tensor to_hwc(const torch::Tensor& image, const char* caller) {
 
 torch::Tensor read_image_file(const fs::path& path, int64_t channels, int64_t height,
                               int64_t width) {
-  TORCH_CHECK(channels == 1 || channels == 3, "read_image_file: channels must be 1 or 3");
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
     throw IoError(path.string() + ": no such image file");
   }
+  const auto size = static_cast<int64_t>(fs::file_size(path, ec));
+  if (ec) throw IoError(path.string() + ": cannot read: " + ec.message());
+  if (size > kMaxImageFileBytes) {
+    throw DataFormatError(fmt::format("{}: {} bytes, more than the {} an image file may have",
+                                      path.string(), size, kMaxImageFileBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    throw IoError(path.string() + ": cannot read: " + std::strerror(errno));
+  }
+  return decode_image(bytes, path.string(), channels, height, width);
+}
+
+torch::Tensor decode_image(const std::string& bytes, const std::string& name, int64_t channels,
+                           int64_t height, int64_t width) {
+  TORCH_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3");
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw DataFormatError(name + ": too large to be an image file");
+  }
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int length = static_cast<int>(bytes.size());
   int w = 0, h = 0, file_channels = 0;
   // The header's size is checked before any pixel is allocated: a small hostile file must not
   // claim gigabytes.
-  if (stbi_info(path.c_str(), &w, &h, &file_channels) != 0 &&
+  if (stbi_info_from_memory(data, length, &w, &h, &file_channels) != 0 &&
       static_cast<int64_t>(w) * h > kMaxImagePixels) {
     throw DataFormatError(fmt::format("{}: the image claims {}x{} pixels, more than the {} allowed",
-                                      path.string(), w, h, kMaxImagePixels));
+                                      name, w, h, kMaxImagePixels));
   }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &w, &h, &file_channels, static_cast<int>(channels)), stbi_image_free);
+      stbi_load_from_memory(data, length, &w, &h, &file_channels, static_cast<int>(channels)),
+      stbi_image_free);
   if (!pixels) {
     throw DataFormatError(
-        fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}", path.string(),
+        fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}", name,
                     stbi_failure_reason()));
   }
   auto image = torch::from_blob(pixels.get(), {h, w, channels}, torch::kUInt8)
