@@ -13,6 +13,7 @@ packages=(
   libgtest-dev
   chromium              # headless browser for the test that opens a generated report
   python3-torch         # PyTorch for Python: the peer bench/run measures cnnlab against
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizer build (scripts/fuzz.sh, scripts/sanitize.sh)
 )
 # Node.js and npm install the charting libraries; a machine that has them already keeps its own.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -36,6 +36,12 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   };
   callbacks.on_step_end = [&bar](const StepEvent& event) { bar.step(event); };
   callbacks.on_epoch_end = [&bar](const EpochRecord& record) { bar.epoch_end(record); };
+  callbacks.on_batch_skipped = [](const StepEvent& event, double loss) {
+    fmt::print(stderr,
+               "\ncnnlab: warning: epoch {}, step {}: the loss is {}; batch skipped "
+               "(train.nonfinite_loss = \"skip\")\n",
+               event.epoch + 1, event.step, loss);
+  };
   callbacks.stop_requested = [] { return g_stop_requested.load(); };
   return callbacks;
 }
@@ -252,6 +258,10 @@ int train_command(const TrainArgs& args) {
           "--resume continues a run with its own config; drop --config, --set and --out");
     }
     fmt::print("Resuming {}\n", args.resume);
+    if (fs::exists(fs::path(args.resume) / "config.toml") &&
+        !fs::exists(fs::path(args.resume) / "checkpoints" / "last.pt")) {
+      fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
+    }
     const RunResult result =
         resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks());
     const int status = print_result(result);

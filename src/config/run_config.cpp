@@ -340,6 +340,9 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .eval_batch_size(s.get<int64_t>("eval_batch_size", t.eval_batch_size()))
       .checkpoint_every_steps(s.get<int64_t>("checkpoint_every_steps", t.checkpoint_every_steps()))
       .prefetch(s.get<bool>("prefetch", t.prefetch()))
+      .nonfinite_loss(parse_nonfinite_loss(
+          s.get<std::string>("nonfinite_loss", nonfinite_loss_name(t.nonfinite_loss())),
+          s.where("nonfinite_loss")))
       .precision(parse_precision(s.get<std::string>("precision", precision_name(t.precision())),
                                  s.where("precision")));
   const int64_t seed = s.get<int64_t>("seed", 0);
@@ -510,7 +513,8 @@ std::string to_toml(const RunConfig& c) {
                     {"eval_batch_size", c.train.eval_batch_size()},
                     {"checkpoint_every_steps", c.train.checkpoint_every_steps()},
                     {"precision", precision_name(c.train.precision())},
-                    {"prefetch", c.train.prefetch()}};
+                    {"prefetch", c.train.prefetch()},
+                    {"nonfinite_loss", nonfinite_loss_name(c.train.nonfinite_loss())}};
   const auto& a = c.train.augment();
   toml::table augment{{"rotation_range", a.rotation_range()},
                       {"width_shift_range", a.width_shift_range()},

@@ -79,7 +79,10 @@ IdxArray read_idx(const fs::path& path) {
                     name_of(path), total));
   }
   auto tensor = torch::empty(dims, torch::kUInt8);
-  std::memcpy(tensor.data_ptr<std::uint8_t>(), payload.data(), payload.size());
+  // An empty payload may have no buffer at all: memcpy must not see its null pointer.
+  if (!payload.empty()) {
+    std::memcpy(tensor.data_ptr<std::uint8_t>(), payload.data(), payload.size());
+  }
   return IdxArray{magic, tensor};
 }
 

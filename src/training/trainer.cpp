@@ -73,16 +73,39 @@ void validate(const TrainerOptions& options) {
   validate(options.augment());
 }
 
+std::string nonfinite_loss_name(NonFiniteLoss policy) {
+  return policy == NonFiniteLoss::kSkip ? "skip" : "stop";
+}
+
+NonFiniteLoss parse_nonfinite_loss(const std::string& text, const std::string& where) {
+  if (text == "stop") return NonFiniteLoss::kStop;
+  if (text == "skip") return NonFiniteLoss::kSkip;
+  throw ConfigError(fmt::format("{}: expected stop or skip, found '{}'", where, text));
+}
+
 Trainer::Trainer(Network network, TrainerOptions options, fs::path run_dir)
     : network_(std::move(network)), options_(std::move(options)), run_dir_(std::move(run_dir)) {
   validate(options_);
   optimizer_ = make_optimizer(options_.optimizer(), network_->parameters());
 }
 
-void Trainer::resume() {
+bool Trainer::resume() {
   if (run_dir_.empty()) throw CheckpointError("resume needs a run directory");
-  state_ = load_checkpoint(run_dir_ / "checkpoints" / "last.pt", *network_, optimizer_.get());
-  if (state_.rng_state.defined()) set_default_rng_state(state_.rng_state);
+  const fs::path last = run_dir_ / "checkpoints" / "last.pt";
+  std::error_code ec;
+  if (!fs::exists(last, ec)) {
+    history_ = History{};
+    return false;
+  }
+  state_ = load_checkpoint(last, *network_, optimizer_.get());
+  if (state_.rng_state.defined()) {
+    try {
+      set_default_rng_state(state_.rng_state);
+    } catch (const c10::Error& e) {
+      throw CheckpointError(fmt::format("{}: the saved random-number state is invalid: {}",
+                                        last.string(), torch_error_message(e)));
+    }
+  }
   History history = read_history(run_dir_);
   // Lines written after the checkpoint describe steps that will run again: drop them.
   History kept;
@@ -93,6 +116,7 @@ void Trainer::resume() {
     if (epoch.epoch <= state_.epoch) kept.epochs.push_back(epoch);
   }
   history_ = std::move(kept);
+  return true;
 }
 
 torch::Tensor Trainer::epoch_order(int64_t epoch, int64_t n) const {
@@ -148,6 +172,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     const double seconds_before = state_.epoch_seconds;
     network_->train();
     bool stop = false;
+    int64_t skipped = 0;  // batches of this epoch skipped for a non-finite loss (since resuming)
     std::future<torch::Tensor> pending;  // the next step's batch, when prefetching
     while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
@@ -178,19 +203,32 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       auto loss = F::cross_entropy(logits, y, loss_options);
       if (has_l2) loss = loss + network_->l2_penalty();
       const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
+      const bool finite = std::isfinite(loss_value);
+      if (!finite && options_.nonfinite_loss() == NonFiniteLoss::kStop) {
         throw DivergenceError(fmt::format(
             "training diverged at epoch {}, step {}: the loss became {}. The learning rate ({:g}) "
-            "is likely too high; the last checkpoint before this step is kept.",
+            "is likely too high; the last checkpoint before this step is kept. (Set "
+            "train.nonfinite_loss = \"skip\" to skip such batches instead.)",
             epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
       }
-      loss.backward();
-      optimizer_->step();
       const auto batch_size = static_cast<double>(index.size(0));
-      const double correct = logits.argmax(1).eq(y).sum().item<double>();
-      state_.epoch_loss_sum += loss_value * batch_size;
-      state_.epoch_correct += correct;
-      state_.epoch_seen += index.size(0);
+      double correct = 0;
+      if (finite) {
+        loss.backward();
+        optimizer_->step();
+        correct = logits.argmax(1).eq(y).sum().item<double>();
+        state_.epoch_loss_sum += loss_value * batch_size;
+        state_.epoch_correct += correct;
+        state_.epoch_seen += index.size(0);
+      } else {
+        ++skipped;
+        if (callbacks.on_batch_skipped) {
+          callbacks.on_batch_skipped(
+              StepEvent{epoch, state_.step_in_epoch + 1, steps_per_epoch, state_.global_step + 1, 0,
+                        0, step_lr, state_.epoch_seconds},
+              loss_value);
+        }
+      }
       ++state_.global_step;
       ++state_.step_in_epoch;
       state_.epoch_seconds = seconds_before + seconds_since(start);
@@ -199,7 +237,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       history_.steps.push_back(record);
       if (writer.is_open()) writer.append(record);
       if (callbacks.on_step_end) {
-        const double seen = static_cast<double>(state_.epoch_seen);
+        const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
         callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch, steps_per_epoch,
                                         state_.global_step, state_.epoch_loss_sum / seen,
                                         state_.epoch_correct / seen, step_lr,
@@ -213,6 +251,13 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       if (stop) return FitStatus::kInterrupted;
     }
 
+    if (state_.epoch_seen == 0 && skipped > 0) {
+      throw DivergenceError(fmt::format(
+          "training diverged in epoch {}: the loss of every batch was NaN or infinite, so all {} "
+          "were skipped. The learning rate ({:g}) is likely too high; the last checkpoint before "
+          "this epoch is kept.",
+          epoch + 1, skipped, history_.steps.empty() ? lr : history_.steps.back().lr));
+    }
     const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
     EpochRecord record;
     record.epoch = epoch + 1;
@@ -243,8 +288,10 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     state_.epoch_seconds = 0;
     if (!run_dir_.empty()) {
       write_weight_histograms(run_dir_, record.epoch, *network_);
-      save_checkpoint(checkpoint_dir / "last.pt");
+      // best.pt first: a crash between the two writes then repeats the epoch, which finds the
+      // same improvement and writes best.pt again; the other order could leave it stale.
       if (improved) save_checkpoint(checkpoint_dir / "best.pt");
+      save_checkpoint(checkpoint_dir / "last.pt");
     }
     if (callbacks.on_epoch_end) callbacks.on_epoch_end(record);
     if (stop && state_.epoch < options_.epochs()) return FitStatus::kInterrupted;

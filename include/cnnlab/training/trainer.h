@@ -17,6 +17,15 @@
 
 namespace cnnlab {
 
+/// What a step whose loss is NaN or infinite does: stop the run (Keras' TerminateOnNaN), or skip
+/// the batch (no optimizer step) and go on.
+enum class NonFiniteLoss { kStop, kSkip };
+
+/// "stop" / "skip".
+std::string nonfinite_loss_name(NonFiniteLoss policy);
+/// Throws ConfigError naming `where` for anything but "stop" and "skip".
+NonFiniteLoss parse_nonfinite_loss(const std::string& text, const std::string& where);
+
 /// Everything that shapes a training run, with the study's defaults (Adam, batch 64, 5 epochs).
 struct TrainerOptions {
   TORCH_ARG(int64_t, epochs) = 5;
@@ -42,6 +51,10 @@ struct TrainerOptions {
   /// thread pool already has every core, the helper thread takes a core from it and the step
   /// slows more than the overlap gains (`bench/run` measures both).
   TORCH_ARG(bool, prefetch) = false;
+  /// A batch whose loss is not finite stops the run (DivergenceError) or is skipped. Skipped
+  /// batches do not count in the epoch's averages; an epoch whose batches were all skipped
+  /// stops the run all the same.
+  TORCH_ARG(NonFiniteLoss, nonfinite_loss) = NonFiniteLoss::kStop;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -62,6 +75,8 @@ struct TrainerCallbacks {
   std::function<void(int64_t epoch, int64_t epochs, int64_t steps_per_epoch)> on_epoch_begin;
   std::function<void(const StepEvent&)> on_step_end;
   std::function<void(const EpochRecord&)> on_epoch_end;
+  /// A batch skipped because its loss was not finite (NonFiniteLoss::kSkip).
+  std::function<void(const StepEvent&, double loss)> on_batch_skipped;
   /// Polled after every step; returning true makes fit() save a checkpoint and return
   /// FitStatus::kInterrupted (used for Ctrl-C).
   std::function<bool()> stop_requested;
@@ -83,13 +98,15 @@ class Trainer {
   Trainer(Network network, TrainerOptions options, std::filesystem::path run_dir);
 
   /// Restores model, optimizer, schedule position, RNG and history from
-  /// run_dir/checkpoints/last.pt. Throws CheckpointError when there is none or it belongs to
+  /// run_dir/checkpoints/last.pt and returns true. A run stopped before its first checkpoint has
+  /// none: then nothing is restored, the history is dropped and fit() starts from the beginning
+  /// (returns false). Throws CheckpointError when the checkpoint is unreadable or belongs to
   /// another model.
-  void resume();
+  bool resume();
 
   /// Trains until options.epochs are done or stop_requested() returns true. Throws
-  /// DivergenceError (naming epoch and step) when the loss stops being finite; the last
-  /// checkpoint written before stays valid.
+  /// DivergenceError (naming epoch, step and learning rate) when the loss stops being finite
+  /// (unless such batches are skipped); the last checkpoint written before stays valid.
   /// train / validation: as Dataset documents; `validation` may be empty.
   FitStatus fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
                 const TrainerCallbacks& callbacks = {});
