@@ -1,0 +1,306 @@
+// Kills real training processes (SIGKILL) at random moments — mid-step, mid-checkpoint-write,
+// mid-report — and checks that every run directory resumes to the weights of a run never
+// interrupted. Fills a disk and makes the run directory read-only under a run, and checks the
+// error is clear and the previous checkpoint survives.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <thread>
+
+#include "cnnlab/training/run.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::TempDir;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// How the child process is restricted before it runs cnnlab.
+struct Limits {
+  /// Drop root's power to write where permissions forbid it (CAP_DAC_OVERRIDE and friends), so
+  /// that a read-only directory is read-only to a test running as root too.
+  bool obey_permissions = false;
+};
+
+// Exit code of a child that could not apply its Limits.
+constexpr int kCannotRestrict = 125;
+
+// Starts cnnlab with `args`, its output going to `log`.
+pid_t spawn_cnnlab(const std::vector<std::string>& args, const fs::path& log,
+                   const Limits& limits = {}) {
+  std::vector<std::string> all{CNNLAB_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log_path = log.string();
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  // The child: only async-signal-safe calls until exec.
+  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) _exit(kCannotRestrict);
+  dup2(fd, 1);
+  dup2(fd, 2);
+  if (limits.obey_permissions && geteuid() == 0) {
+    for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) _exit(kCannotRestrict);
+    }
+  }
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run_cnnlab(const std::vector<std::string>& args, const fs::path& log,
+               const Limits& limits = {}) {
+  return wait_exit_code(spawn_cnnlab(args, log, limits));
+}
+
+// A small model on a tiny MNIST-style dataset (4x4 images), checkpointed every 5 steps, with
+// its report: one run takes about a second.
+struct CrashSetup {
+  TempDir dir;
+  std::string config;
+  std::string data_dir;
+  CrashSetup() {
+    testing::write_tiny_mnist(dir / "data" / "mnist", 300, 20);
+    config = (dir / "crash.toml").string();
+    testing::write_text(config, R"(name = "crash"
+[[model.layers]]
+type = "conv2d"
+filters = 8
+activation = "relu"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+units = 64
+activation = "relu"
+[[model.layers]]
+type = "dense"
+activation = "softmax"
+[train]
+batch_size = 10
+epochs = 4
+checkpoint_every_steps = 5
+threads = 1
+seed = 3
+)");
+    data_dir = (dir / "data").string();
+  }
+  std::vector<std::string> train_args(const fs::path& run) const {
+    return {"train", "-c", config, "--data-dir", data_dir, "--out", run.string()};
+  }
+  // What a user does after a crash: --resume a run directory that holds a run, or start again
+  // when the run had not begun (no config.toml yet).
+  std::vector<std::string> resume_args(const fs::path& run) const {
+    if (!fs::exists(run / "config.toml")) return train_args(run);
+    return {"train", "--resume", run.string(), "--data-dir", data_dir};
+  }
+};
+
+// Parameters and buffers of the run's last checkpoint agree to the bit with the reference's.
+::testing::AssertionResult same_weights(const fs::path& run, const fs::path& reference) {
+  LoadedRun a = load_run(run, "last");
+  LoadedRun b = load_run(reference, "last");
+  const auto pa = a.network->named_parameters(), pb = b.network->named_parameters();
+  for (const auto& item : pa) {
+    if (!torch::equal(item.value(), pb[item.key()])) {
+      return ::testing::AssertionFailure() << run.filename() << ": " << item.key() << " differs";
+    }
+  }
+  const auto ba = a.network->named_buffers(), bb = b.network->named_buffers();
+  for (const auto& item : ba) {
+    if (!torch::equal(item.value(), bb[item.key()])) {
+      return ::testing::AssertionFailure() << run.filename() << ": " << item.key() << " differs";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<fs::path> temporary_files(const fs::path& dir) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() == ".tmp") found.push_back(entry.path());
+  }
+  return found;
+}
+
+// Waits until `ready` holds (polling every 50 µs) or `limit` passes.
+template <typename Predicate>
+bool wait_for(Predicate ready, std::chrono::milliseconds limit) {
+  const auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return false;
+}
+
+enum class Phase { kAnyMoment, kCheckpointWrite, kReportWrite };
+
+TEST(CrashSafetyTest, KillNineAnywhereResumesToTheSameWeights) {
+  CrashSetup setup;
+  const fs::path reference = setup.dir / "reference";
+  const auto start = Clock::now();
+  ASSERT_EQ(run_cnnlab(setup.train_args(reference), setup.dir / "reference.log"), 0)
+      << read_file(setup.dir / "reference.log");
+  const auto full_run = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  ASSERT_TRUE(fs::exists(reference / "report.html"));
+
+  std::mt19937 random(2026);
+  const auto at_most = [&](std::chrono::milliseconds limit) {
+    return std::chrono::milliseconds(
+        std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(limit.count(), 1))(random));
+  };
+  const std::vector<std::pair<Phase, int>> plan = {
+      {Phase::kAnyMoment, 8}, {Phase::kCheckpointWrite, 8}, {Phase::kReportWrite, 8}};
+  int kills = 0, partial_checkpoints = 0, before_report = 0;
+  for (const auto& [phase, count] : plan) {
+    for (int i = 0; i < count; ++i) {
+      const fs::path run = setup.dir / ("run-" + std::to_string(kills));
+      const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / "killed.log");
+      if (phase == Phase::kAnyMoment) {
+        std::this_thread::sleep_for(at_most(full_run));
+      } else if (phase == Phase::kCheckpointWrite) {
+        // From a random moment on, the first checkpoint write seen is killed mid-way.
+        std::this_thread::sleep_for(at_most(full_run * 6 / 10));
+        wait_for([&] { return fs::exists(run / "checkpoints" / "last.pt.tmp"); }, full_run * 3);
+      } else {
+        // Training is over once metrics.json exists; the report follows.
+        wait_for([&] { return fs::exists(run / "metrics.json"); }, full_run * 3);
+        std::this_thread::sleep_for(at_most(full_run / 10));
+      }
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      ++kills;
+      if (phase == Phase::kCheckpointWrite && fs::exists(run / "checkpoints" / "last.pt.tmp")) {
+        ++partial_checkpoints;
+      }
+      if (phase == Phase::kReportWrite && !fs::exists(run / "report.html")) ++before_report;
+
+      const fs::path log = setup.dir / ("resume-" + std::to_string(kills) + ".log");
+      ASSERT_EQ(run_cnnlab(setup.resume_args(run), log), 0) << run << "\n" << read_file(log);
+      EXPECT_TRUE(same_weights(run, reference));
+      const std::string report = read_file(run / "report.html");
+      EXPECT_NE(report.find("</html>"), std::string::npos) << run;
+      EXPECT_TRUE(temporary_files(run).empty()) << run << ": " << temporary_files(run).front();
+    }
+  }
+  std::printf(
+      "%d kills: 8 at random moments, 8 in checkpoint writes (%d left a partial file), "
+      "8 after training (%d before the report was complete); full run %lld ms\n",
+      kills, partial_checkpoints, before_report, static_cast<long long>(full_run.count()));
+  EXPECT_GE(partial_checkpoints, 1) << "no kill landed inside a checkpoint write";
+  EXPECT_GE(before_report, 1) << "no kill landed before the report was written";
+}
+
+// Starts a run and kills it once its first checkpoint is on disk: a run directory to resume.
+fs::path interrupted_run(const CrashSetup& setup, const std::string& name) {
+  const fs::path run = setup.dir / name;
+  const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / (name + ".log"));
+  wait_for([&] { return fs::exists(run / "checkpoints" / "last.pt"); }, std::chrono::minutes(2));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return run;
+}
+
+void expect_clean_error(int exit_code, const std::string& output, const std::string& message) {
+  EXPECT_EQ(exit_code, 1) << output;
+  EXPECT_NE(output.find("cnnlab: error: "), std::string::npos) << output;
+  EXPECT_NE(output.find(message), std::string::npos) << output;
+  EXPECT_EQ(output.find("Exception raised from"), std::string::npos) << output;
+  EXPECT_EQ(output.find("terminate called"), std::string::npos) << output;
+}
+
+TEST(CrashSafetyTest, ReadOnlyRunDirectoryKeepsTheCheckpoint) {
+  CrashSetup setup;
+  const fs::path run = interrupted_run(setup, "run");
+  const std::string checkpoint = read_file(run / "checkpoints" / "last.pt");
+  ASSERT_FALSE(checkpoint.empty());
+  for (const fs::path& dir : {run, run / "checkpoints"}) {
+    fs::permissions(dir, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::remove);
+  }
+  const fs::path log = setup.dir / "read-only.log";
+  const int code = run_cnnlab(setup.resume_args(run), log, Limits{true});
+  if (code == kCannotRestrict) GTEST_SKIP() << "cannot drop root's override of permissions here";
+  expect_clean_error(code, read_file(log), "Permission denied");
+  EXPECT_EQ(read_file(run / "checkpoints" / "last.pt"), checkpoint);
+
+  // Writable again, the run resumes and ends as a run never interrupted.
+  for (const fs::path& dir : {run, run / "checkpoints"}) {
+    fs::permissions(dir, fs::perms::owner_write, fs::perm_options::add);
+  }
+  ASSERT_EQ(run_cnnlab(setup.resume_args(run), setup.dir / "resumed.log"), 0)
+      << read_file(setup.dir / "resumed.log");
+  ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
+  EXPECT_TRUE(same_weights(run, setup.dir / "reference"));
+}
+
+// The run directory moves to a small file system, filled up but for a few pages: the history
+// files still fit, the next checkpoint does not.
+TEST(CrashSafetyTest, FullDiskKeepsTheCheckpoint) {
+  CrashSetup setup;
+  const fs::path run = interrupted_run(setup, "run");
+  const fs::path disk = setup.dir / "disk";
+  fs::create_directories(disk);
+  if (geteuid() != 0 || mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=16m") != 0) {
+    GTEST_SKIP() << "mounting a small tmpfs needs root (or is not allowed here)";
+  }
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  const fs::path full_run = disk / "run";
+  fs::copy(run, full_run, fs::copy_options::recursive);
+  const std::string checkpoint = read_file(full_run / "checkpoints" / "last.pt");
+  ASSERT_GT(checkpoint.size(), 32u << 10);
+  {
+    // Fill the disk, then give back 16 KiB: less than a checkpoint, more than the history.
+    std::ofstream filler(disk / "filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  fs::resize_file(disk / "filler", fs::file_size(disk / "filler") - (16 << 10));
+  const fs::path log = setup.dir / "full.log";
+  const int code = run_cnnlab(setup.resume_args(full_run), log);
+  expect_clean_error(code, read_file(log), "No space left on device");
+  EXPECT_NE(read_file(log).find("last.pt"), std::string::npos) << read_file(log);
+  EXPECT_EQ(read_file(full_run / "checkpoints" / "last.pt"), checkpoint);
+  EXPECT_TRUE(temporary_files(full_run).empty());
+
+  // With room again, the run resumes and ends as a run never interrupted.
+  fs::remove(disk / "filler");
+  ASSERT_EQ(run_cnnlab(setup.resume_args(full_run), setup.dir / "resumed.log"), 0)
+      << read_file(setup.dir / "resumed.log");
+  ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
+  EXPECT_TRUE(same_weights(full_run, setup.dir / "reference"));
+}
+
+}  // namespace
+}  // namespace cnnlab
