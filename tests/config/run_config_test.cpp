@@ -197,6 +197,15 @@ TEST(RunConfigTest, NegativeLearningRateIsRejected) {
             "bad.toml:2: train.lr: expected a learning rate > 0, found -0.1");
 }
 
+TEST(RunConfigTest, NonFiniteLossPolicyIsReadAndChecked) {
+  const auto config = parse_config(
+      "[train]\nnonfinite_loss = \"skip\"\n[[model.layers]]\ntype = \"dense\"\n", "ok.toml");
+  EXPECT_EQ(config.train.nonfinite_loss(), NonFiniteLoss::kSkip);
+  EXPECT_NE(to_toml(config).find("nonfinite_loss = 'skip'"), std::string::npos);
+  EXPECT_EQ(error_of("[train]\nnonfinite_loss = \"ignore\"\n[[model.layers]]\ntype = \"dense\"\n"),
+            "bad.toml:2: train.nonfinite_loss: expected stop or skip, found 'ignore'");
+}
+
 TEST(RunConfigTest, ZeroEpochsIsRejected) {
   EXPECT_NE(error_of("[train]\nepochs = 0\n[[model.layers]]\ntype = \"dense\"\n")
                 .find("train.epochs: expected a count > 0, found 0"),

@@ -160,6 +160,80 @@ TEST(TrainerTest, DivergenceNamesEpochAndStep) {
   }
 }
 
+TEST(TrainerTest, DivergenceKeepsTheLastGoodCheckpoint) {
+  TempDir dir;
+  auto opts = options().checkpoint_every_steps(1);
+  opts.optimizer(OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e30).momentum(0));
+  Trainer trainer(fresh_network(1), opts, dir.path());
+  EXPECT_THROW(trainer.fit(synthetic(200, 1), {}, {}), DivergenceError);
+  Network saved = fresh_network(2);
+  const TrainingState state = load_checkpoint(dir / "checkpoints" / "last.pt", *saved, nullptr);
+  EXPECT_EQ(state.global_step, trainer.state().global_step);
+  for (const auto& p : saved->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+// Bright images overflow a model with huge kernels (the loss is not finite); black ones give
+// the finite loss log(3) (biases are zero). A learning rate of 1e-30 keeps the weights as they are.
+TEST(TrainerTest, SkipOptionSkipsBatchesWhoseLossIsNotFinite) {
+  ModelSpec spec = parse_config(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 2
+activation = "relu"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+)",
+                                "m.toml")
+                       .model;
+  spec.input = {1, 6, 6};
+  spec.num_classes = 3;
+  const auto huge_network = [&] {
+    Network network(spec);
+    torch::NoGradGuard no_grad;
+    for (auto& p : network->parameters()) p.fill_(p.dim() > 1 ? 1e30 : 0.0);
+    return network;
+  };
+  auto images = torch::zeros({6, 1, 6, 6}, torch::kUInt8);
+  images.slice(0, 1, 6, 2).fill_(255);
+  const Dataset train{images, torch::zeros({6}, torch::kInt64), {"a", "b", "c"}};
+  auto opts = TrainerOptions().epochs(1).batch_size(1).optimizer(
+      OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e-30).momentum(0));
+
+  Trainer stopping(huge_network(), opts, {});
+  EXPECT_THROW(stopping.fit(train, {}, {}), DivergenceError);
+
+  Trainer skipping(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip), {});
+  int skipped = 0;
+  TrainerCallbacks callbacks;
+  callbacks.on_batch_skipped = [&](const StepEvent& event, double loss) {
+    ++skipped;
+    EXPECT_FALSE(std::isfinite(loss));
+    EXPECT_EQ(event.epoch, 0);
+  };
+  EXPECT_EQ(skipping.fit(train, {}, {}, callbacks), FitStatus::kCompleted);
+  EXPECT_EQ(skipped, 3);
+  ASSERT_EQ(skipping.history().epochs.size(), 1u);
+  EXPECT_NEAR(skipping.history().epochs[0].loss, std::log(3.0), 1e-6);
+  EXPECT_EQ(skipping.state().global_step, 6);
+
+  // When every batch of an epoch is skipped, the run stops all the same.
+  const Dataset bright{torch::full({4, 1, 6, 6}, 255, torch::kUInt8),
+                       torch::zeros({4}, torch::kInt64),
+                       {"a", "b", "c"}};
+  Trainer hopeless(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip), {});
+  try {
+    hopeless.fit(bright, {}, {});
+    FAIL() << "expected divergence";
+  } catch (const DivergenceError& e) {
+    EXPECT_NE(std::string(e.what()).find("the loss of every batch was NaN or infinite, so all 4 "
+                                         "were skipped"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TrainerTest, RejectsBadOptions) {
   EXPECT_THROW(Trainer(fresh_network(1), options().batch_size(0), ""), ConfigError);
   EXPECT_THROW(Trainer(fresh_network(1), options().label_smoothing(1.5), ""), ConfigError);
