@@ -217,6 +217,11 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
   }
   layer.type = parse_layer_type(s.get<std::string>("type", ""), s.where("type"));
   layer.name = s.get<std::string>("name", "");
+  if (layer.name.find('.') != std::string::npos) {
+    // Weights are named "<layer>.weight": a dot in the layer's name would make them ambiguous.
+    throw ConfigError(fmt::format("{}: expected a layer name without '.', found '{}'",
+                                  s.where("name"), layer.name));
+  }
   switch (layer.type) {
     case LayerType::kConv2d:
       layer.filters = s.get<int64_t>("filters", 0);

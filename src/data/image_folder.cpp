@@ -8,6 +8,7 @@
 
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
+#include "cnnlab/io/utf8.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -84,8 +85,18 @@ ImageFolderListing list_image_folder(const fs::path& root,
   listing.class_names = classes;
   std::map<std::string, int64_t> index;
   for (std::size_t i = 0; i < classes.size(); ++i) index[classes[i]] = static_cast<int64_t>(i);
+  std::map<std::string, fs::path> folder_of;
   for (const auto& dir : class_dirs) {
-    const std::string name = dir.filename().string();
+    // Class names go into configs, JSON and pages, which need UTF-8; a folder name that is not
+    // gets U+FFFD for its stray bytes.
+    const std::string name = valid_utf8(dir.filename().string());
+    const auto [seen, fresh] = folder_of.emplace(name, dir);
+    if (!fresh) {
+      throw DataFormatError(fmt::format(
+          "{} and {}: both folders give the class name '{}' (bytes that are not UTF-8 become "
+          "U+FFFD); rename one",
+          seen->second.string(), dir.string(), name));
+    }
     if (classes.empty()) {
       index[name] = static_cast<int64_t>(listing.class_names.size());
       listing.class_names.push_back(name);

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cnnlab/io/utf8.h"
+
 namespace cnnlab {
 
-std::string html_escape(std::string_view text) {
+std::string html_escape(std::string_view raw) {
+  const std::string text = valid_utf8(raw);
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {

@@ -223,7 +223,9 @@ fs::path write_report(const std::vector<RunAnalysis>& runs, const fs::path& out,
   for (const auto& group : {&charts.shared, &charts.per_run}) {
     for (const auto& chart : *group) {
       write_file_atomically(data_dir / (chart.id + ".json"),
-                            chart.spec["data"]["values"].dump() + "\n");
+                            chart.spec["data"]["values"].dump(
+                                -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                "\n");
     }
   }
   json index = json::array();
@@ -237,7 +239,8 @@ fs::path write_report(const std::vector<RunAnalysis>& runs, const fs::path& out,
                      {"per_class_accuracy", named[i].per_class_accuracy},
                      {"metrics", named[i].metrics}});
   }
-  write_file_atomically(data_dir / "runs.json", index.dump(2) + "\n");
+  write_file_atomically(data_dir / "runs.json",
+                        index.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   write_file_atomically(out, render(named, charts, options));
   return data_dir;
 }

@@ -137,9 +137,8 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
         test.height(), test.width()));
   }
   const auto& norm = run.normalization;
-  const auto probabilities =
-      predict_probabilities(network, test, norm, run.config.train.eval_batch_size(),
-                            run.config.train.precision());
+  const auto probabilities = predict_probabilities(
+      network, test, norm, run.config.train.eval_batch_size(), run.config.train.precision());
   const auto predicted = probabilities.argmax(1);
   const int64_t k = test.num_classes();
   a.test_count = test.size();

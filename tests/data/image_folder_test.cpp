@@ -59,6 +59,26 @@ TEST(ImageFolderTest, ClassesAreSortedFolderNamesAndLabelsFollowThem) {
   }
 }
 
+TEST(ImageFolderTest, FolderNamesThatAreNotUtf8GiveReplacementCharacters) {
+  TempDir dir;
+  fs::create_directories(dir / "caf\xE9");
+  solid_png(dir / "caf\xE9" / "a.png", 10);
+  fs::create_directories(dir / "tea");
+  solid_png(dir / "tea" / "b.png", 20);
+  EXPECT_EQ(list_image_folder(dir.path()).class_names,
+            (std::vector<std::string>{"caf\xEF\xBF\xBD", "tea"}));
+  // Two folders that differ only in such bytes would give one class name twice.
+  fs::create_directories(dir / "caf\xE8");
+  solid_png(dir / "caf\xE8" / "c.png", 30);
+  try {
+    list_image_folder(dir.path());
+    FAIL() << "expected an error";
+  } catch (const DataFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("both folders give the class name"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ImageFolderTest, ReportsProgressUpToTheTotal) {
   TempDir dir;
   three_classes(dir.path(), 3);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cnnlab/io/utf8.h"
+
 namespace cnnlab {
 namespace {
 
@@ -9,6 +11,20 @@ TEST(HtmlTest, EscapesMarkupAndQuotes) {
   EXPECT_EQ(html_escape("<img src=x onerror=\"alert('1')\"> & co"),
             "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt; &amp; co");
   EXPECT_EQ(html_escape("plain text"), "plain text");
+}
+
+TEST(HtmlTest, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  EXPECT_EQ(html_escape("caf\xC3\xA9 caf\xE9"), "caf\xC3\xA9 caf\xEF\xBF\xBD");
+  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80 \xE2\x82\xAC"));  // 😀 €
+  for (const char* bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\x80"}) {
+    EXPECT_FALSE(is_valid_utf8(bad)) << bad;
+    EXPECT_TRUE(is_valid_utf8(valid_utf8(bad))) << bad;
+  }
+  // Overlong "/" (C0 AF): each stray byte is replaced on its own.
+  EXPECT_EQ(valid_utf8("a\xC0\xAF"
+                       "b"),
+            "a\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b");
 }
 
 TEST(HtmlTest, Base64MatchesRfc4648Vectors) {

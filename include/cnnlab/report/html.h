@@ -6,7 +6,8 @@
 
 namespace cnnlab {
 
-/// `text` with & < > " ' replaced by entities, safe as HTML text and inside quoted attributes.
+/// `text` with & < > " ' replaced by entities, safe as HTML text and inside quoted attributes;
+/// bytes that are not UTF-8 become U+FFFD, so the page stays valid UTF-8.
 std::string html_escape(std::string_view text);
 
 /// Standard base64 (RFC 4648, with padding), for data: URLs.
