@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "cnnlab/training/history.h"
 #include "cnnlab/training/run.h"
 #include "support/temp_dir.h"
 
@@ -300,6 +301,33 @@ TEST(CrashSafetyTest, FullDiskKeepsTheCheckpoint) {
       << read_file(setup.dir / "resumed.log");
   ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
   EXPECT_TRUE(same_weights(full_run, setup.dir / "reference"));
+}
+
+// A reader polling the history files while a run writes them (a dashboard, `tail -f`, pandas)
+// always finds whole records, in order, never fewer than before.
+TEST(CrashSafetyTest, HistoryStaysReadableWhileItIsWritten) {
+  CrashSetup setup;
+  const fs::path run = setup.dir / "run";
+  const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / "run.log");
+  std::size_t reads = 0, last_steps = 0, last_epochs = 0;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    History history;
+    ASSERT_NO_THROW(history = read_history(run)) << "after " << reads << " reads";
+    ++reads;
+    ASSERT_GE(history.steps.size(), last_steps);
+    ASSERT_GE(history.epochs.size(), last_epochs);
+    for (std::size_t i = 0; i < history.steps.size(); ++i) {
+      ASSERT_EQ(history.steps[i].global_step, static_cast<int64_t>(i + 1));
+    }
+    last_steps = history.steps.size();
+    last_epochs = history.epochs.size();
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(setup.dir / "run.log");
+  const History done = read_history(run);
+  ASSERT_EQ(done.epochs.size(), 4u);
+  EXPECT_EQ(static_cast<int64_t>(done.steps.size()), 4 * done.epochs.back().steps);
+  EXPECT_GT(reads, 20u);
 }
 
 }  // namespace
