@@ -57,13 +57,16 @@ void write_image_seeds(const fs::path& dir) {
   const auto to_string = [](void* context, void* data, int size) {
     static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
   };
-  std::string bmp, jpg, tga;
+  std::string bmp, jpg;
   stbi_write_bmp_to_func(to_string, &bmp, 9, 7, 3, pixels);
   stbi_write_jpg_to_func(to_string, &jpg, 9, 7, 3, pixels, 90);
-  stbi_write_tga_to_func(to_string, &tga, 9, 7, 3, pixels);
   write_image(dir / "rgb.bmp", bmp);
   write_image(dir / "rgb.jpg", jpg);
-  write_image(dir / "rgb.tga", tga);
+  // A 1x1 GIF: header, a two-colour table, one image of LZW data.
+  write_image(dir / "dot.gif",
+              std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+                          ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;",
+                          35));
 }
 
 void write_config_seeds(const fs::path& dir, const fs::path& configs_dir) {

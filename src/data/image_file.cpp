@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <string_view>
 
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
@@ -25,6 +26,64 @@ torch::Tensor to_hwc(const torch::Tensor& image, const char* caller) {
                   image.scalar_type() == torch::kUInt8,
               caller, " expects [1|3, H, W] uint8, got ", image.sizes());
   return image.permute({1, 2, 0}).contiguous();
+}
+
+enum class ImageKind { kPng, kJpeg, kBmp, kGif, kOther };
+
+// The formats cnnlab promises, told by their signatures. The decoder knows more (PSD, TGA, HDR,
+// PIC, PNM), but each is more code a hostile file can reach: those are refused unread.
+ImageKind image_kind(std::string_view bytes) {
+  const auto starts = [&](std::string_view prefix) {
+    return bytes.substr(0, prefix.size()) == prefix;
+  };
+  if (starts("\x89PNG\r\n\x1a\n")) return ImageKind::kPng;
+  if (starts("\xFF\xD8\xFF")) return ImageKind::kJpeg;
+  if (starts("BM")) return ImageKind::kBmp;
+  if (starts("GIF87a") || starts("GIF89a")) return ImageKind::kGif;
+  return ImageKind::kOther;
+}
+
+// Why a JPEG's Huffman tables are unsafe to decode, or "" when they are not. A table declares
+// how many codes it has of each length 1-16; more than 256 in all overflow the decoder's fixed
+// arrays (stb_image before 2.28 does not check), so such files are refused before decoding.
+// Walks the markers as the decoder does, through the entropy-coded data of every scan.
+std::string unsafe_jpeg_tables(std::string_view bytes) {
+  const auto at = [&](std::size_t i) -> unsigned {
+    return i < bytes.size() ? uint8_t(bytes[i]) : 0u;
+  };
+  std::size_t pos = 2;  // after SOI
+  while (pos + 1 < bytes.size()) {
+    if (at(pos) != 0xFF) return "";  // not a marker: the decoder rejects the file itself
+    const unsigned marker = at(pos + 1);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xD9) return "";  // EOI
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      pos += 2;
+      continue;
+    }
+    const std::size_t end = pos + 2 + ((at(pos + 2) << 8) | at(pos + 3));
+    if (marker == 0xC4) {  // DHT: tables of 1 + 16 + n bytes
+      for (std::size_t table = pos + 4; table < end && table < bytes.size();) {
+        std::size_t codes = 0;
+        for (std::size_t i = 1; i <= 16; ++i) codes += at(table + i);
+        if (codes > 256) {
+          return fmt::format("a Huffman table declares {} codes, at most 256 are possible", codes);
+        }
+        table += 17 + codes;
+      }
+    }
+    pos = end;
+    if (marker == 0xDA) {  // SOS: entropy-coded data runs to the next marker
+      while (pos + 1 < bytes.size() && !(at(pos) == 0xFF && at(pos + 1) != 0x00 &&
+                                         !(at(pos + 1) >= 0xD0 && at(pos + 1) <= 0xD7))) {
+        ++pos;
+      }
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -54,6 +113,17 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
   TORCH_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3");
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw DataFormatError(name + ": too large to be an image file");
+  }
+  const ImageKind kind = image_kind(bytes);
+  if (kind == ImageKind::kOther) {
+    throw DataFormatError(fmt::format(
+        "{}: not a readable image (PNG, JPEG, BMP or GIF expected): it starts with none "
+        "of their signatures",
+        name));
+  }
+  if (kind == ImageKind::kJpeg) {
+    const std::string why = unsafe_jpeg_tables(bytes);
+    if (!why.empty()) throw DataFormatError(fmt::format("{}: corrupt JPEG: {}", name, why));
   }
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int length = static_cast<int>(bytes.size());

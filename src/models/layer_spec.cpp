@@ -154,8 +154,9 @@ std::vector<std::string> default_layer_names(const std::vector<LayerType>& types
 
 std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
   for (int64_t d : spec.input) {
-    if (d <= 0) {
-      throw ConfigError(fmt::format("model.input: expected positive sizes, found {}",
+    if (d <= 0 || d > kMaxLayerSize) {
+      throw ConfigError(fmt::format("model.input: expected sizes from 1 to {}, found {}",
+                                    kMaxLayerSize,
                                     shape_text({spec.input.begin(), spec.input.end()})));
     }
   }
@@ -172,6 +173,23 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
     }
     if (layer.l2 < 0)
       throw ConfigError(fmt::format("{}: l2 must be ≥ 0, found {}", where, layer.l2));
+    for (int64_t size : {layer.filters, layer.units, layer.kernel[0], layer.kernel[1],
+                         layer.stride[0], layer.stride[1]}) {
+      if (size > kMaxLayerSize) {
+        throw ConfigError(fmt::format("{}: {} is more than the {} filters, units, kernel or "
+                                      "stride sizes a layer may have",
+                                      where, size, kMaxLayerSize));
+      }
+    }
+    // Sizes are bounded, but their products may still not fit: parameter counts are checked.
+    const auto times = [&](int64_t a, int64_t b) {
+      int64_t product = 0;
+      if (__builtin_mul_overflow(a, b, &product) || product > kMaxLayerParams) {
+        throw ConfigError(fmt::format("{}: the layer would have more than {} parameters", where,
+                                      kMaxLayerParams));
+      }
+      return product;
+    };
     LayerShape out;
     const bool spatial = shape.size() == 3;
     switch (layer.type) {
@@ -212,7 +230,8 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
         const int64_t channels = conv ? layer.filters : shape[0];
         out.output = {channels, oh, ow};
         if (conv) {
-          out.params = layer.filters * shape[0] * layer.kernel[0] * layer.kernel[1] +
+          out.params = times(times(times(layer.filters, shape[0]), layer.kernel[0]),
+                             layer.kernel[1]) +
                        (layer.use_bias ? layer.filters : 0);
           out.trainable_params = out.params;
         }
@@ -250,7 +269,7 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
           throw ConfigError(fmt::format("{}: units must be > 0, found {}", where, layer.units));
         }
         out.output = {units};
-        out.params = shape[0] * units + (layer.use_bias ? units : 0);
+        out.params = times(shape[0], units) + (layer.use_bias ? units : 0);
         out.trainable_params = out.params;
         break;
       }

@@ -58,18 +58,21 @@ std::string model_summary(const ModelSpec& spec, const std::string& model_name) 
 int64_t forward_flops(const ModelSpec& spec) {
   const auto shapes = infer_shapes(spec);
   std::vector<int64_t> in(spec.input.begin(), spec.input.end());
-  int64_t flops = 0;
+  // Counted in double: a model that infer_shapes accepts may still need more than 2⁶³ FLOPs.
+  double flops = 0;
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const LayerSpec& layer = spec.layers[i];
     const auto& out = shapes[i].output;
     if (layer.type == LayerType::kConv2d) {
-      flops += 2 * layer.kernel[0] * layer.kernel[1] * in[0] * out[0] * out[1] * out[2];
+      flops += 2.0 * static_cast<double>(layer.kernel[0] * layer.kernel[1] * in[0]) *
+               static_cast<double>(out[0]) * static_cast<double>(out[1] * out[2]);
     } else if (layer.type == LayerType::kDense) {
-      flops += 2 * in[0] * out[0];
+      flops += 2.0 * static_cast<double>(in[0]) * static_cast<double>(out[0]);
     }
     in = out;
   }
-  return flops;
+  constexpr double kMax = 9.2e18;  // just under 2⁶³
+  return static_cast<int64_t>(std::min(flops, kMax));
 }
 
 }  // namespace cnnlab

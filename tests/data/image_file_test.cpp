@@ -1,6 +1,7 @@
 #include "cnnlab/data/image_file.h"
 
 #include <gtest/gtest.h>
+#include <stb_image_write.h>
 
 #include "cnnlab/error.h"
 #include "support/temp_dir.h"
@@ -33,6 +34,50 @@ TEST(ImageFileTest, ConvertsToGrayAndResizes) {
   const auto image = read_image_file(dir / "white.png", 1, 28, 28);
   EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(image.min().item<int>(), 255);
+}
+
+// A JPEG whose Huffman table declares more than 256 codes would overflow the decoder's arrays:
+// it is refused before decoding. The valid JPEG it is made from still decodes.
+TEST(ImageFileTest, JpegWithAnOverfullHuffmanTableIsRefused) {
+  const auto image = torch::randint(0, 256, {7, 9, 3}, torch::kInt64).to(torch::kUInt8);
+  std::string jpeg;
+  stbi_write_jpg_to_func(
+      [](void* context, void* data, int size) {
+        static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+      },
+      &jpeg, 9, 7, 3, image.data_ptr<std::uint8_t>(), 90);
+  EXPECT_EQ(decode_image(jpeg, "good.jpg", 3, 7, 9).sizes(), (std::vector<int64_t>{3, 7, 9}));
+  const auto dht = jpeg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  // The first table's 16 code counts follow the marker, its length and the class/id byte.
+  for (int i = 0; i < 16; ++i) jpeg[dht + 5 + i] = static_cast<char>(200);
+  try {
+    decode_image(jpeg, "bad.jpg", 3, 7, 9);
+    FAIL();
+  } catch (const DataFormatError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "bad.jpg: corrupt JPEG: a Huffman table declares 3200 codes, at most 256 are "
+              "possible");
+  }
+}
+
+TEST(ImageFileTest, FormatsBeyondPngJpegBmpGifAreRefusedUnread) {
+  const auto image = torch::zeros({2, 2, 3}, torch::kUInt8);
+  std::string tga;
+  stbi_write_tga_to_func(
+      [](void* context, void* data, int size) {
+        static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+      },
+      &tga, 2, 2, 3, image.data_ptr<std::uint8_t>());
+  try {
+    decode_image(tga, "picture.tga", 3, 2, 2);
+    FAIL();
+  } catch (const DataFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("picture.tga: not a readable image (PNG, JPEG, BMP or "
+                                         "GIF expected)"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ImageFileTest, RejectsNonImageNamingTheFile) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "cnnlab/error.h"
 
 namespace cnnlab {
@@ -80,6 +82,34 @@ TEST(InferShapesTest, KernelLargerThanInputNamesTheLayer) {
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "model.layers[2] (Conv2): kernel 15x15 is larger than its input 13x13");
+  }
+}
+
+// Sizes from a hostile or mistyped config are bounded before anything is multiplied.
+TEST(InferShapesTest, HugeLayersAreRefusedWithoutOverflow) {
+  ModelSpec spec = study_mnist();
+  spec.layers[0].filters = INT64_MAX;
+  try {
+    infer_shapes(spec);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers[0] (Conv1): 9223372036854775807 is more "
+                                         "than the 65536"),
+              std::string::npos)
+        << e.what();
+  }
+  // Each size allowed, their product not: 60000 x 60000 x 3 x 3 parameters in Conv2.
+  spec = study_mnist();
+  spec.layers[2].filters = 60000;
+  spec.layers[0].filters = 60000;
+  try {
+    infer_shapes(spec);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers[2] (Conv2): the layer would have more "
+                                         "than 4294967296 parameters"),
+              std::string::npos)
+        << e.what();
   }
 }
 

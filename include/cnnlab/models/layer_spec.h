@@ -73,6 +73,11 @@ bool layer_takes_option(LayerType type, const std::string& option);
 /// not dense or whose units differ from num_classes.
 std::vector<LayerShape> infer_shapes(const ModelSpec& spec);
 
+/// Largest input size, filter or unit count, kernel or stride infer_shapes accepts (2¹⁶), and
+/// largest parameter count of one layer (2³²): beyond, a config is a typo or an attack.
+constexpr int64_t kMaxLayerSize = int64_t{1} << 16;
+constexpr int64_t kMaxLayerParams = int64_t{1} << 32;
+
 /// A canonical one-line description of the architecture; checkpoints store it to refuse weights
 /// from another model.
 std::string architecture_fingerprint(const ModelSpec& spec);
