@@ -53,7 +53,10 @@ std::string unsafe_jpeg_tables(std::string_view bytes) {
   };
   std::size_t pos = 2;  // after SOI
   while (pos + 1 < bytes.size()) {
-    if (at(pos) != 0xFF) return "";  // not a marker: the decoder rejects the file itself
+    if (at(pos) != 0xFF) {  // padding between segments: the decoder scans on for a marker
+      ++pos;
+      continue;
+    }
     const unsigned marker = at(pos + 1);
     if (marker == 0xFF) {  // fill byte
       ++pos;
@@ -142,6 +145,9 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
     throw DataFormatError(
         fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}", name,
                     stbi_failure_reason()));
+  }
+  if (w <= 0 || h <= 0) {
+    throw DataFormatError(fmt::format("{}: the image has no pixels ({}x{})", name, w, h));
   }
   auto image = torch::from_blob(pixels.get(), {h, w, channels}, torch::kUInt8)
                    .permute({2, 0, 1})
