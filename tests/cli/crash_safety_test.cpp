@@ -29,10 +29,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using testing::TempDir;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using testing::read_file;
 
 // How the child process is restricted before it runs cnnlab.
 struct Limits {
@@ -237,6 +234,14 @@ void expect_clean_error(int exit_code, const std::string& output, const std::str
   EXPECT_EQ(output.find("terminate called"), std::string::npos) << output;
 }
 
+// `run` resumes, finishes, and holds the weights of a run never interrupted.
+void expect_resumes_to_the_reference(const CrashSetup& setup, const fs::path& run) {
+  ASSERT_EQ(run_cnnlab(setup.resume_args(run), setup.dir / "resumed.log"), 0)
+      << read_file(setup.dir / "resumed.log");
+  ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
+  EXPECT_TRUE(same_weights(run, setup.dir / "reference"));
+}
+
 TEST(CrashSafetyTest, ReadOnlyRunDirectoryKeepsTheCheckpoint) {
   CrashSetup setup;
   const fs::path run = interrupted_run(setup, "run");
@@ -256,10 +261,7 @@ TEST(CrashSafetyTest, ReadOnlyRunDirectoryKeepsTheCheckpoint) {
   for (const fs::path& dir : {run, run / "checkpoints"}) {
     fs::permissions(dir, fs::perms::owner_write, fs::perm_options::add);
   }
-  ASSERT_EQ(run_cnnlab(setup.resume_args(run), setup.dir / "resumed.log"), 0)
-      << read_file(setup.dir / "resumed.log");
-  ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
-  EXPECT_TRUE(same_weights(run, setup.dir / "reference"));
+  expect_resumes_to_the_reference(setup, run);
 }
 
 // The run directory moves to a small file system, filled up but for a few pages: the history
@@ -297,10 +299,7 @@ TEST(CrashSafetyTest, FullDiskKeepsTheCheckpoint) {
 
   // With room again, the run resumes and ends as a run never interrupted.
   fs::remove(disk / "filler");
-  ASSERT_EQ(run_cnnlab(setup.resume_args(full_run), setup.dir / "resumed.log"), 0)
-      << read_file(setup.dir / "resumed.log");
-  ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
-  EXPECT_TRUE(same_weights(full_run, setup.dir / "reference"));
+  expect_resumes_to_the_reference(setup, full_run);
 }
 
 // A reader polling the history files while a run writes them (a dashboard, `tail -f`, pandas)

@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 
 std::vector<std::uint8_t> read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::string bytes = testing::read_file(path);
+  return {bytes.begin(), bytes.end()};
 }
 
 std::vector<fs::path> files_in(const fs::path& dir) {

@@ -18,10 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using testing::read_file;
 
 // A check of its own, independent of the library's: well-formed UTF-8 (RFC 3629).
 bool well_formed_utf8(const std::string& text) {

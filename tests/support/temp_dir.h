@@ -26,6 +26,8 @@ class TempDir {
 void write_bytes(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
 void write_gzip(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
 void write_text(const std::filesystem::path& path, const std::string& text);
+/// The whole file as bytes ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
 
 /// Bytes of an IDX file: the magic number (big-endian) and dimensions, then `data`.
 std::vector<std::uint8_t> idx_bytes(int32_t magic, const std::vector<int32_t>& dims,
