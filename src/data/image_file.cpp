@@ -18,7 +18,9 @@ namespace cnnlab {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr int64_t kMaxImagePixels = int64_t{1} << 26;  // 8192 x 8192
+// 2²⁵ pixels: an 8K frame (7680 x 4320) or a 33-megapixel photo. Decoding one takes up to
+// ~0.5 GB (bytes, then floats to resize); a few bytes of hostile header must not ask for more.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 25;
 
 // [C, H, W] uint8 → contiguous [H, W, C], the layout stb writes.
 torch::Tensor to_hwc(const torch::Tensor& image, const char* caller) {
@@ -132,9 +134,13 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& name, in
   const int length = static_cast<int>(bytes.size());
   int w = 0, h = 0, file_channels = 0;
   // The header's size is checked before any pixel is allocated: a small hostile file must not
-  // claim gigabytes.
-  if (stbi_info_from_memory(data, length, &w, &h, &file_channels) != 0 &&
-      static_cast<int64_t>(w) * h > kMaxImagePixels) {
+  // claim gigabytes. A header the decoder cannot even size is not decoded at all.
+  if (stbi_info_from_memory(data, length, &w, &h, &file_channels) == 0) {
+    throw DataFormatError(
+        fmt::format("{}: not a readable image (PNG, JPEG, BMP or GIF expected): {}", name,
+                    stbi_failure_reason()));
+  }
+  if (static_cast<int64_t>(w) * h > kMaxImagePixels) {
     throw DataFormatError(fmt::format("{}: the image claims {}x{} pixels, more than the {} allowed",
                                       name, w, h, kMaxImagePixels));
   }

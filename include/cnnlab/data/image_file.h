@@ -15,11 +15,11 @@ torch::Tensor read_image_file(const std::filesystem::path& path, int64_t channel
                               int64_t width);
 
 /// As read_image_file, for the bytes of an image file in memory; `name` names it in messages.
-/// A header that declares more than 2²⁶ pixels is refused before any pixel is allocated.
+/// A header that declares more than 2²⁵ pixels is refused before any pixel is allocated.
 torch::Tensor decode_image(const std::string& bytes, const std::string& name, int64_t channels,
                            int64_t height, int64_t width);
 
-/// Image files larger than this are refused unread (no picture of 2²⁶ pixels needs more).
+/// Image files larger than this are refused unread (no picture of 2²⁵ pixels needs more).
 constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
 
 /// Writes an image as PNG. image: [C, H, W] uint8 with C = 1 or 3.
