@@ -411,7 +411,13 @@ TrainingState load_checkpoint(const fs::path& path, NetworkImpl& network,
     const auto current = at::detail::getDefaultCPUGenerator().get_state();
     state.rng_state = file.read("rng_state", torch::kUInt8, current.sizes());
   }
-  if (optimizer != nullptr) restore_optimizer(file, network, *optimizer);
+  if (optimizer != nullptr) {
+    try {
+      restore_optimizer(file, network, *optimizer);
+    } catch (const nlohmann::json::exception& e) {
+      file.fail(fmt::format("its optimizer metadata is malformed: {}", e.what()));
+    }
+  }
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : copies) target.copy_(value);
   return state;
