@@ -134,6 +134,24 @@ TEST(TrainerTest, ResumeWithAugmentationGivesTheSameWeights) {
       AugmentOptions().rotation_range(20).zoom_range(0.1).horizontal_flip(true).cutout(2)));
 }
 
+// A run stopped before its first checkpoint (history lines may already be on disk) resumes from
+// the beginning, as the same network built again: the same weights as a run never stopped.
+TEST(TrainerTest, ResumeWithoutACheckpointStartsOver) {
+  const Dataset train = synthetic(64, 5);
+  TempDir straight_dir, resumed_dir;
+  Trainer straight(fresh_network(9), options().epochs(1), straight_dir.path());
+  straight.fit(train, {}, {});
+  testing::write_text(resumed_dir / "steps.csv", "epoch,step,loss,accuracy,lr\n1,1,0.5,0.5,0.01\n");
+  Trainer resumed(fresh_network(9), options().epochs(1), resumed_dir.path());
+  EXPECT_FALSE(resumed.resume());
+  EXPECT_TRUE(resumed.history().steps.empty());
+  resumed.fit(train, {}, {});
+  EXPECT_TRUE(
+      torch::equal(straight.network()->parameters()[0], resumed.network()->parameters()[0]));
+  EXPECT_EQ(read_history(resumed_dir.path()).steps.size(),
+            read_history(straight_dir.path()).steps.size());
+}
+
 TEST(TrainerTest, AugmentationChangesWhatTheModelSees) {
   const Dataset train = synthetic(64, 8);
   Trainer plain(fresh_network(3), options().epochs(1), {});
