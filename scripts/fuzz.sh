@@ -27,11 +27,7 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(idx cifar10 image config checkpoint)
 
 "$root/scripts/setup.sh"
-build="$root/build-sanitize"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release \
-    -DCNNLAB_SANITIZE=ON -DCNNLAB_FUZZ=ON -DCNNLAB_BUILD_TESTS=ON >/dev/null
-fi
+. "$root/scripts/sanitize-env.sh"
 cmake --build "$build" --parallel "$(nproc)" --target fuzz_make_seeds \
   $(printf 'fuzz_%s ' "${targets[@]}")
 
@@ -39,9 +35,6 @@ out="$build/fuzz"
 rm -rf "$out/seeds" "$out/logs"
 mkdir -p "$out/seeds" "$out/logs"
 "$build/fuzz/fuzz_make_seeds" "$out/seeds" "$root/configs"
-export ASAN_OPTIONS="exitcode=86:detect_leaks=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export LSAN_OPTIONS="suppressions=$root/scripts/sanitize-leaks.supp:print_suppressions=0"
 
 run_target() {
   local target="$1"
