@@ -16,6 +16,8 @@ torch::Tensor saliency_map(Network& network, const torch::Tensor& image, int64_t
     const double range = (image.max() - image.min()).item<double>();
     input += at::normal(0.0, options.noise() * range, input.sizes(), generator);
   }
+  const auto parameters = network->parameters();
+  if (!parameters.empty()) input = input.to(parameters.front().device());
   input.requires_grad_(true);
   const auto logits = network->forward(input);
   TORCH_CHECK(target_class >= 0 && target_class < logits.size(1), "saliency_map: class ",
@@ -26,7 +28,7 @@ torch::Tensor saliency_map(Network& network, const torch::Tensor& image, int64_t
   auto map = std::get<0>(grad.abs().max(1)).mean(0);
   const double peak = map.max().item<double>();
   if (peak > 0) map = map / peak;
-  return map.contiguous();
+  return map.to(torch::kCPU).contiguous();
 }
 
 }  // namespace cnnlab

@@ -12,6 +12,7 @@
 #include "cnnlab/experiments/study.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
+#include "cnnlab/training/device.h"
 #include "cnnlab/training/run.h"
 #include "progress_bar.h"
 
@@ -81,10 +82,16 @@ int print_result(const RunResult& result) {
 }
 
 // The report `cnnlab train` writes at the end of a run, into the run directory.
-int write_run_report(const fs::path& run_dir, const DataRoot& root) {
+// The device a resumed run trains on: --device, else its config's.
+std::string device_of_run(const fs::path& run_dir, const std::string& device) {
+  return device.empty() ? load_config_file(run_dir / "config.toml").train.device() : device;
+}
+
+// The report of a run just trained, its test-set predictions on the training's device.
+int write_run_report(const fs::path& run_dir, const DataRoot& root, const std::string& device) {
   try {
     std::vector<RunAnalysis> runs{
-        analyze_run(run_dir, root, AnalysisOptions(), loading_callbacks())};
+        analyze_run(run_dir, root, AnalysisOptions().device(device), loading_callbacks())};
     const fs::path out = run_dir / "report.html";
     write_report(runs, out, ReportOptions().generator(kGenerator));
     fmt::print("Report: {}\n", out.string());
@@ -160,10 +167,12 @@ PlanCallbacks plan_callbacks(ProgressBar& bar) {
   return callbacks;
 }
 
-std::vector<std::string> common_overrides(int threads, const std::string& precision, bool quick) {
+std::vector<std::string> common_overrides(int threads, const std::string& precision,
+                                          const std::string& device, bool quick) {
   std::vector<std::string> overrides;
   if (threads >= 0) overrides.push_back(fmt::format("train.threads={}", threads));
   if (!precision.empty()) overrides.push_back(fmt::format("train.precision={}", precision));
+  if (!device.empty()) overrides.push_back(fmt::format("train.device={}", device));
   if (quick) {
     for (auto& o : quick_study_overrides()) overrides.push_back(o);
   }
@@ -218,7 +227,8 @@ int sweep_command(const SweepArgs& args) {
   ProgressBar bar(stdout);
   const DataRoot root = resolve_data_root(args.data_dir);
   SweepSpec spec = load_sweep_file(args.file);
-  for (auto& o : common_overrides(args.threads, args.precision, args.quick)) spec.set.push_back(o);
+  for (auto& o : common_overrides(args.threads, args.precision, args.device, args.quick))
+    spec.set.push_back(o);
   const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
   fmt::print("Sweep '{}': {} runs into {}\n", spec.name, expand_sweep(spec).size(), dir.string());
   PlanCallbacks callbacks = plan_callbacks(bar);
@@ -236,7 +246,7 @@ int study_command(const StudyArgs& args) {
   StudySpec spec = load_study_file(file);
   if (!args.parts.empty()) spec = only_parts(spec, args.parts, file);
   const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
-  const auto extra = common_overrides(args.threads, args.precision, args.quick);
+  const auto extra = common_overrides(args.threads, args.precision, args.device, args.quick);
   fmt::print("Study '{}': {} runs into {}{}\n", spec.title,
              plan_study(spec, dir, extra).runs.size(), dir.string(),
              args.quick ? " (quick: a few hundred images, one epoch)" : "");
@@ -263,28 +273,37 @@ int train_command(const TrainArgs& args) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
     const RunResult result =
-        resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks());
+        resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks(), args.device);
     const int status = print_result(result);
-    return status == kExitOk && !args.no_report ? write_run_report(result.run_dir, root) : status;
+    return status == kExitOk && !args.no_report
+               ? write_run_report(result.run_dir, root, device_of_run(result.run_dir, args.device))
+               : status;
   }
   if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
   std::vector<std::string> overrides = args.overrides;
-  for (auto& o : common_overrides(args.threads, args.precision, false)) overrides.push_back(o);
+  for (auto& o : common_overrides(args.threads, args.precision, args.device, false))
+    overrides.push_back(o);
   const RunConfig config = load_config_file(args.config, overrides);
   const fs::path run_dir =
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
-  fmt::print("Training '{}' on {} in {}; run directory {}\n", config.name, config.data.dataset(),
-             precision_name(resolve_precision(config.train.precision())), run_dir.string());
+  const torch::Device device = resolve_device(config.train.device(), "--device");
+  fmt::print("Training '{}' on {} in {} on {}; run directory {}\n", config.name,
+             config.data.dataset(),
+             precision_name(resolve_precision(config.train.precision(), device)),
+             device_description(device), run_dir.string());
   const RunResult result =
       train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
   const int status = print_result(result);
-  return status == kExitOk && !args.no_report ? write_run_report(result.run_dir, root) : status;
+  return status == kExitOk && !args.no_report
+             ? write_run_report(result.run_dir, root, config.train.device())
+             : status;
 }
 
 int report_command(const ReportArgs& args) {
   const DataRoot root = resolve_data_root(args.data_dir);
   AnalysisOptions options;
   options.checkpoint(args.checkpoint)
+      .device(args.device)
       .images(args.images)
       .gallery_size(args.gallery_size)
       .test_limit(args.test_limit);
@@ -312,7 +331,7 @@ int report_command(const ReportArgs& args) {
 }
 
 int evaluate_command(const EvaluateArgs& args) {
-  LoadedRun run = load_run(args.run_dir, args.checkpoint);
+  LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
   apply_thread_setting(run.config.threads);
   const Dataset test =
       load_test_set(run.config.data, resolve_data_root(args.data_dir), loading_callbacks());
@@ -325,7 +344,7 @@ int evaluate_command(const EvaluateArgs& args) {
 }
 
 int predict_command(const PredictArgs& args) {
-  LoadedRun run = load_run(args.run_dir, args.checkpoint);
+  LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
   std::vector<fs::path> files(args.images.begin(), args.images.end());
   for (const auto& prediction : predict_files(run, files, args.top, args.invert)) {
     fmt::print("{}\n", prediction.file.string());

@@ -21,6 +21,7 @@ struct TrainArgs {
   std::string data_dir;
   int threads = -1;
   std::string precision;  // empty: the config's
+  std::string device;     // empty: the config's
   bool no_report = false;
 };
 
@@ -33,6 +34,7 @@ struct ReportArgs {
   std::string title;
   int64_t gallery_size = 24;
   int64_t test_limit = 0;
+  std::string device = "cpu";
 };
 
 struct SweepArgs {
@@ -41,6 +43,7 @@ struct SweepArgs {
   std::string data_dir;
   int threads = -1;
   std::string precision;  // empty: the config's
+  std::string device;     // empty: the config's
   bool quick = false;
 };
 
@@ -51,6 +54,7 @@ struct StudyArgs {
   std::string data_dir;
   int threads = -1;
   std::string precision;  // empty: the config's
+  std::string device;     // empty: the config's
   bool quick = false;
 };
 
@@ -58,6 +62,7 @@ struct EvaluateArgs {
   std::string run_dir;
   std::string checkpoint = "best";
   std::string data_dir;
+  std::string device = "cpu";
 };
 
 struct PredictArgs {
@@ -66,6 +71,7 @@ struct PredictArgs {
   std::string checkpoint = "best";
   int top = 3;
   bool invert = false;
+  std::string device = "cpu";
 };
 
 struct SummaryArgs {

@@ -10,13 +10,19 @@
 
 namespace {
 
-// --threads and --precision, which every command that trains takes.
-void add_speed_options(CLI::App* command, int& threads, std::string& precision) {
+constexpr const char* kDeviceHelp =
+    "cpu, cuda (the first GPU), cuda:N, or auto (a GPU when LibTorch sees one, else the CPU)";
+
+// --threads, --precision and --device, which every command that trains takes.
+void add_speed_options(CLI::App* command, int& threads, std::string& precision,
+                       std::string& device) {
   command->add_option("-j,--threads", threads, "LibTorch threads (0: one per core)");
   command
       ->add_option("--precision", precision,
-                   "auto (bf16 where the CPU has native bfloat16, else fp32), fp32 or bf16")
+                   "auto (bf16 where the CPU or GPU has native bfloat16, else fp32), fp32 or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  command->add_option("--device", device,
+                      std::string(kDeviceHelp) + " (default: the config's, cpu)");
 }
 
 }  // namespace
@@ -37,7 +43,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--resume", train.resume, "Continue the interrupted run in this directory");
   train_cmd->add_option("--data-dir", train.data_dir,
                         "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
-  add_speed_options(train_cmd, train.threads, train.precision);
+  add_speed_options(train_cmd, train.threads, train.precision, train.device);
   train_cmd->add_flag("--no-report", train.no_report,
                       "Do not write report.html into the run directory at the end");
 
@@ -47,6 +53,8 @@ int main(int argc, char** argv) {
   evaluate_cmd->add_option("--checkpoint", evaluate.checkpoint, "best or last")
       ->check(CLI::IsMember({"best", "last"}));
   evaluate_cmd->add_option("--data-dir", evaluate.data_dir, "Folder holding the datasets");
+  evaluate_cmd->add_option("--device", evaluate.device,
+                           std::string(kDeviceHelp) + " (default cpu)");
 
   PredictArgs predict;
   auto* predict_cmd = app.add_subcommand("predict", "Classify PNG/JPEG/BMP files with a saved run");
@@ -57,6 +65,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"best", "last"}));
   predict_cmd->add_flag("--invert", predict.invert,
                         "Invert pixel values (dark digits on white paper for an MNIST model)");
+  predict_cmd->add_option("--device", predict.device, std::string(kDeviceHelp) + " (default cpu)");
 
   SummaryArgs summary;
   auto* summary_cmd =
@@ -80,6 +89,8 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--checkpoint", report.checkpoint, "last (default) or best")
       ->check(CLI::IsMember({"best", "last"}));
   report_cmd->add_option("--data-dir", report.data_dir, "Folder holding the datasets");
+  report_cmd->add_option("--device", report.device,
+                         std::string(kDeviceHelp) + " for the test-set predictions (default cpu)");
   report_cmd->add_option("--title", report.title, "Heading of the page");
   report_cmd->add_option("--gallery-size", report.gallery_size,
                          "Right and wrong test images shown per run (default 24)");
@@ -93,7 +104,7 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("-o,--out", sweep.out,
                         "Parent folder of the sweep's folder (default runs)");
   sweep_cmd->add_option("--data-dir", sweep.data_dir, "Folder holding the datasets");
-  add_speed_options(sweep_cmd, sweep.threads, sweep.precision);
+  add_speed_options(sweep_cmd, sweep.threads, sweep.precision, sweep.device);
   sweep_cmd->add_flag("--quick", sweep.quick,
                       "A few hundred images and one epoch per point, into <name>-quick");
 
@@ -108,7 +119,7 @@ int main(int argc, char** argv) {
   study_cmd->add_option("-o,--out", study.out,
                         "Parent folder of the study's folder (default runs)");
   study_cmd->add_option("--data-dir", study.data_dir, "Folder holding the datasets");
-  add_speed_options(study_cmd, study.threads, study.precision);
+  add_speed_options(study_cmd, study.threads, study.precision, study.device);
   study_cmd->add_flag("--quick", study.quick,
                       "A few hundred images and one epoch per run, into <name>-quick: the whole "
                       "path in about a minute");

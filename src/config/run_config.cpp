@@ -10,6 +10,7 @@
 
 #include "cnnlab/config/overrides.h"
 #include "cnnlab/error.h"
+#include "cnnlab/training/device.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -349,7 +350,11 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
           s.get<std::string>("nonfinite_loss", nonfinite_loss_name(t.nonfinite_loss())),
           s.where("nonfinite_loss")))
       .precision(parse_precision(s.get<std::string>("precision", precision_name(t.precision())),
-                                 s.where("precision")));
+                                 s.where("precision")))
+      .device(s.get<std::string>("device", t.device()))
+      .sync_every_steps(s.get<int64_t>("sync_every_steps", t.sync_every_steps()))
+      .cuda_graphs(s.get<bool>("cuda_graphs", t.cuda_graphs()));
+  check_device_spelling(t.device(), s.where("device"));
   const int64_t seed = s.get<int64_t>("seed", 0);
   if (seed < 0)
     throw ConfigError(fmt::format("{}: expected a seed ≥ 0, found {}", s.where("seed"), seed));
@@ -518,6 +523,9 @@ std::string to_toml(const RunConfig& c) {
                     {"eval_batch_size", c.train.eval_batch_size()},
                     {"checkpoint_every_steps", c.train.checkpoint_every_steps()},
                     {"precision", precision_name(c.train.precision())},
+                    {"device", c.train.device()},
+                    {"sync_every_steps", c.train.sync_every_steps()},
+                    {"cuda_graphs", c.train.cuda_graphs()},
                     {"prefetch", c.train.prefetch()},
                     {"nonfinite_loss", nonfinite_loss_name(c.train.nonfinite_loss())}};
   const auto& a = c.train.augment();

@@ -53,12 +53,16 @@ torch::Tensor affine_transform(const torch::Tensor& images, const AugmentParams&
   const double o_c = (static_cast<double>(w) - 1.0) / 2.0;
   // The per-image matrices are computed in float64, the per-pixel grid in float32 (its rounding
   // is far below a pixel at any image size, and it halves the memory traffic).
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  // The parameters are drawn on the CPU; one copy takes the coefficients to the images' device.
+  const auto coefficients = torch::stack({a00, a01, b0 + o_r, a10, a11, b1 + o_c}, 1)
+                                .to(torch::kFloat32)
+                                .to(images.device(), /*non_blocking=*/true);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(images.device());
   const auto rows = torch::arange(h, f32).sub_(o_r).view({1, h, 1});
   const auto cols = torch::arange(w, f32).sub_(o_c).view({1, 1, w});
-  auto col_of = [](const torch::Tensor& v) { return v.to(torch::kFloat32).view({-1, 1, 1}); };
-  auto in_r = col_of(a00) * rows + col_of(a01) * cols + col_of(b0 + o_r);  // [N, H, W]
-  auto in_c = col_of(a10) * rows + col_of(a11) * cols + col_of(b1 + o_c);
+  auto col_of = [&](int64_t k) { return coefficients.select(1, k).view({-1, 1, 1}); };
+  auto in_r = col_of(0) * rows + col_of(1) * cols + col_of(2);  // [N, H, W]
+  auto in_c = col_of(3) * rows + col_of(4) * cols + col_of(5);
 
   torch::Tensor source = images;
   int64_t grid_h = h, grid_w = w;
@@ -98,16 +102,20 @@ torch::Tensor affine_transform(const torch::Tensor& images, const AugmentParams&
 }
 
 torch::Tensor flip_where(const torch::Tensor& x, const torch::Tensor& mask, int64_t dim) {
+  // The mask is drawn on the CPU, so asking whether any image flips waits for nothing.
   if (!mask.any().item<bool>()) return x;
-  return torch::where(mask.view({-1, 1, 1, 1}), x.flip({dim}), x);
+  return torch::where(mask.to(x.device(), /*non_blocking=*/true).view({-1, 1, 1, 1}), x.flip({dim}),
+                      x);
 }
 
 torch::Tensor apply_cutout(const torch::Tensor& x, const AugmentParams& p, int64_t side,
                            double value) {
   const int64_t h = x.size(2), w = x.size(3);
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  const auto lo_r = (p.cutout_row - side / 2).view({-1, 1, 1});
-  const auto lo_c = (p.cutout_col - side / 2).view({-1, 1, 1});
+  const auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
+  const auto lo_r =
+      (p.cutout_row - side / 2).to(x.device(), /*non_blocking=*/true).view({-1, 1, 1});
+  const auto lo_c =
+      (p.cutout_col - side / 2).to(x.device(), /*non_blocking=*/true).view({-1, 1, 1});
   const auto r = torch::arange(h, i64).view({1, h, 1});
   const auto c = torch::arange(w, i64).view({1, 1, w});
   const auto mask =

@@ -60,10 +60,13 @@ torch::Tensor normalize_(torch::Tensor x, const Normalization& norm) {
   TORCH_CHECK(static_cast<int64_t>(norm.mean.size()) == x.size(1), "normalisation has ",
               norm.mean.size(), " channels, images have ", x.size(1));
   const auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  const auto mean = torch::tensor(std::vector<float>(norm.mean.begin(), norm.mean.end()), options)
-                        .view({1, -1, 1, 1});
-  const auto std = torch::tensor(std::vector<float>(norm.std.begin(), norm.std.end()), options)
-                       .view({1, -1, 1, 1});
+  const auto on_device = [&](const std::vector<double>& values) {
+    return torch::tensor(std::vector<float>(values.begin(), values.end()), options)
+        .to(x.device(), /*non_blocking=*/true)
+        .view({1, -1, 1, 1});
+  };
+  const auto mean = on_device(norm.mean);
+  const auto std = on_device(norm.std);
   return x.sub_(mean).div_(std);
 }
 

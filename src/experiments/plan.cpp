@@ -130,7 +130,8 @@ std::vector<RunOutcome> run_plan(const std::vector<PlannedRun>& plan, const Data
       try {
         const RunResult result =
             fs::exists(run.run_dir / "config.toml")
-                ? resume_run(run.run_dir, root, callbacks.trainer, callbacks.loading)
+                ? resume_run(run.run_dir, root, callbacks.trainer, callbacks.loading,
+                             load_config_file(run.config, run.overrides).train.device())
                 : train_run(load_config_file(run.config, run.overrides), root, run.run_dir,
                             callbacks.trainer, callbacks.loading);
         if (result.status == FitStatus::kInterrupted) {

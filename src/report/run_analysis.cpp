@@ -104,7 +104,7 @@ void validate(const AnalysisOptions& options) {
 RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
                         const AnalysisOptions& options, const LoadCallbacks& loading) {
   validate(options);
-  LoadedRun run = load_run(run_dir, options.checkpoint());
+  LoadedRun run = load_run(run_dir, options.checkpoint(), options.device());
   apply_thread_setting(run.config.threads);
   RunAnalysis a;
   a.run_dir = run_dir;

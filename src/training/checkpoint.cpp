@@ -12,6 +12,7 @@
 
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
+#include "cnnlab/training/optimizer.h"
 
 // A checkpoint is one file in the safetensors layout: an 8-byte little-endian header length, a
 // JSON header naming every tensor (dtype, shape, byte range) with cnnlab's metadata under
@@ -52,9 +53,7 @@ std::optional<torch::ScalarType> parse_dtype(const std::string& name) {
   return std::nullopt;
 }
 
-std::string param_key(const torch::Tensor& p) {
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
-}
+OptimizerStateKey param_key(const torch::Tensor& p) { return optimizer_state_key(p); }
 
 // Named tensors in the order they are written.
 using TensorList = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -287,10 +286,12 @@ std::unique_ptr<torch::optim::OptimizerParamState> read_adam_state(CheckpointFil
                                                                    int64_t step) {
   auto state = std::make_unique<State>();
   state->step(step);
-  state->exp_avg(file.read(prefix + "exp_avg", p.scalar_type(), p.sizes()));
-  state->exp_avg_sq(file.read(prefix + "exp_avg_sq", p.scalar_type(), p.sizes()));
+  // The state lives where its parameter does (a run saved on a GPU resumes on the CPU and back).
+  state->exp_avg(file.read(prefix + "exp_avg", p.scalar_type(), p.sizes()).to(p.device()));
+  state->exp_avg_sq(file.read(prefix + "exp_avg_sq", p.scalar_type(), p.sizes()).to(p.device()));
   if (file.has(prefix + "max_exp_avg_sq")) {
-    state->max_exp_avg_sq(file.read(prefix + "max_exp_avg_sq", p.scalar_type(), p.sizes()));
+    state->max_exp_avg_sq(
+        file.read(prefix + "max_exp_avg_sq", p.scalar_type(), p.sizes()).to(p.device()));
   }
   return state;
 }
@@ -305,14 +306,16 @@ void restore_optimizer(CheckpointFile& file, NetworkImpl& network,
     file.fail(fmt::format("it holds optimizer state of {}, the run uses {}", saved, kind));
   }
   const auto steps = file.meta().value("optimizer_steps", nlohmann::json::object());
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> restored;
+  std::vector<std::pair<OptimizerStateKey, std::unique_ptr<torch::optim::OptimizerParamState>>>
+      restored;
   for (const auto& item : network.named_parameters()) {
     const std::string prefix = "optimizer/" + item.key() + "/";
     if (file.names_with_prefix(prefix).empty()) continue;
     const auto& p = item.value();
     if (kind == "sgd") {
       auto state = std::make_unique<torch::optim::SGDParamState>();
-      state->momentum_buffer(file.read(prefix + "momentum_buffer", p.scalar_type(), p.sizes()));
+      state->momentum_buffer(
+          file.read(prefix + "momentum_buffer", p.scalar_type(), p.sizes()).to(p.device()));
       restored.emplace_back(param_key(p), std::move(state));
       continue;
     }

@@ -4,18 +4,27 @@ namespace cnnlab {
 
 namespace {
 
+// The device of the network's weights (the CPU for a network without any).
+torch::Device network_device(Network& network) {
+  const auto parameters = network->parameters();
+  return parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+}
+
+// Batches of `data` (on any device) through the network on the network's device; `visit` gets
+// the float32 logits and labels there.
 template <typename Visit>
 void for_each_batch(Network& network, const Dataset& data, const Normalization& norm,
                     int64_t batch_size, Precision precision, Visit visit) {
   TORCH_CHECK(batch_size > 0, "evaluation batch size must be > 0");
   network->eval();
   c10::InferenceMode inference;
-  PrecisionGuard guard(precision);
+  const torch::Device device = network_device(network);
+  PrecisionGuard guard(precision, device);
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
     const int64_t end = std::min(begin + batch_size, data.size());
-    const auto logits = network->forward(to_network_input(data.images.slice(0, begin, end), norm))
-                            .to(torch::kFloat32);
-    visit(begin, end, logits, data.labels.slice(0, begin, end));
+    const auto images = data.images.slice(0, begin, end).to(device, /*non_blocking=*/true);
+    const auto logits = network->forward(to_network_input(images, norm)).to(torch::kFloat32);
+    visit(begin, end, logits, data.labels.slice(0, begin, end).to(device, /*non_blocking=*/true));
   }
 }
 
@@ -23,23 +32,25 @@ void for_each_batch(Network& network, const Dataset& data, const Normalization& 
 
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
                     int64_t batch_size, Precision precision) {
-  double loss_sum = 0, correct = 0;
+  // Sums stay on the device until the end: one wait for the whole set, not one per batch.
+  torch::Tensor loss_sum, correct;
   for_each_batch(network, data, norm, batch_size, precision,
                  [&](int64_t, int64_t, const torch::Tensor& logits, const torch::Tensor& labels) {
-                   loss_sum +=
-                       torch::nn::functional::cross_entropy(
-                           logits, labels,
-                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                           .item<double>();
-                   correct += logits.argmax(1).eq(labels).sum().item<double>();
+                   const auto batch_loss = torch::nn::functional::cross_entropy(
+                       logits, labels,
+                       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+                   const auto batch_correct = logits.argmax(1).eq(labels).sum();
+                   loss_sum = loss_sum.defined() ? loss_sum + batch_loss.to(torch::kFloat64)
+                                                 : batch_loss.to(torch::kFloat64);
+                   correct = correct.defined() ? correct + batch_correct : batch_correct;
                  });
   EvalResult result;
   result.count = data.size();
   if (result.count > 0) {
     torch::NoGradGuard no_grad;
-    result.loss =
-        loss_sum / static_cast<double>(result.count) + network->l2_penalty().item<double>();
-    result.accuracy = correct / static_cast<double>(result.count);
+    result.loss = loss_sum.item<double>() / static_cast<double>(result.count) +
+                  network->l2_penalty().item<double>();
+    result.accuracy = correct.item<double>() / static_cast<double>(result.count);
   }
   return result;
 }

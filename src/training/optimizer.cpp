@@ -1,6 +1,11 @@
 #include "cnnlab/training/optimizer.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <fmt/format.h>
+
+#include <cmath>
+#include <optional>
+#include <sstream>
 
 #include "cnnlab/error.h"
 
@@ -70,6 +75,274 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+namespace {
+
+[[maybe_unused]] std::string state_key(std::string* /*type*/, void* impl) {
+  std::ostringstream out;
+  out << impl;
+  return out.str();
+}
+[[maybe_unused]] void* state_key(void** /*type*/, void* impl) { return impl; }
+
+// LibTorch's fused optimizer kernel for `kind`, where this LibTorch has one (2.x): looked up by
+// name, so the same source builds against LibTorch versions without it.
+std::optional<c10::OperatorHandle> fused_operator(OptimizerKind kind) {
+  const char* name = kind == OptimizerKind::kAdam    ? "aten::_fused_adam_"
+                     : kind == OptimizerKind::kAdamW ? "aten::_fused_adamw_"
+                                                     : "aten::_fused_sgd_";
+  const auto handle = c10::Dispatcher::singleton().findOp({name, "tensor_lr"});
+  if (!handle.has_value()) return std::nullopt;
+  return *handle;
+}
+
+template <typename State>
+State& adam_state(torch::optim::Optimizer& optimizer, const torch::Tensor& p, bool create) {
+  auto& states = optimizer.state();
+  const auto key = optimizer_state_key(p);
+  auto found = states.find(key);
+  if (found == states.end()) {
+    TORCH_CHECK(create, "no optimizer state for a parameter");
+    auto state = std::make_unique<State>();
+    state->step(0);
+    state->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    state->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+    found = states.emplace(key, std::move(state)).first;
+  }
+  return static_cast<State&>(*found->second);
+}
+
+}  // namespace
+
+OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter) {
+  return state_key(static_cast<OptimizerStateKey*>(nullptr), parameter.unsafeGetTensorImpl());
+}
+
+struct MultiTensorStep::Lists {
+  std::vector<torch::Tensor> params, grads;
+  // Adam(W): moments and the steps they have taken; SGD: momentum buffers, where they exist.
+  std::vector<torch::Tensor> exp_avgs, exp_avg_sqs, buffers;
+  std::vector<torch::optim::OptimizerParamState*> states;
+  std::vector<int64_t> steps;
+  bool first_sgd_step = false;
+};
+
+MultiTensorStep::MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options)
+    : optimizer_(optimizer), options_(std::move(options)) {
+  bool all_cuda = true, any = false;
+  for (const auto& group : optimizer_.param_groups()) {
+    for (const auto& p : group.params()) {
+      any = true;
+      all_cuda = all_cuda && p.is_cuda() && p.scalar_type() == torch::kFloat32;
+    }
+  }
+  const bool amsgrad = (options_.kind() == OptimizerKind::kAdam &&
+                        static_cast<torch::optim::AdamOptions&>(optimizer_.defaults()).amsgrad()) ||
+                       (options_.kind() == OptimizerKind::kAdamW &&
+                        static_cast<torch::optim::AdamWOptions&>(optimizer_.defaults()).amsgrad());
+  TORCH_CHECK(!amsgrad, "MultiTensorStep: amsgrad is not supported");
+  fused_ = any && all_cuda && fused_operator(options_.kind()).has_value();
+}
+
+MultiTensorStep::Lists MultiTensorStep::gather(bool create_state) {
+  Lists lists;
+  const bool sgd = options_.kind() == OptimizerKind::kSgd;
+  auto& states = optimizer_.state();
+  std::size_t missing = 0;
+  for (const auto& group : optimizer_.param_groups()) {
+    for (const auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      lists.params.push_back(p);
+      lists.grads.push_back(p.grad());
+      if (sgd) {
+        const auto found = states.find(optimizer_state_key(p));
+        if (found == states.end()) {
+          ++missing;
+          lists.buffers.emplace_back();
+        } else {
+          lists.buffers.push_back(
+              static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer());
+        }
+        continue;
+      }
+      torch::optim::OptimizerParamState* state = nullptr;
+      if (options_.kind() == OptimizerKind::kAdam) {
+        auto& adam = adam_state<torch::optim::AdamParamState>(optimizer_, p, create_state);
+        lists.exp_avgs.push_back(adam.exp_avg());
+        lists.exp_avg_sqs.push_back(adam.exp_avg_sq());
+        lists.steps.push_back(adam.step());
+        state = &adam;
+      } else {
+        auto& adamw = adam_state<torch::optim::AdamWParamState>(optimizer_, p, create_state);
+        lists.exp_avgs.push_back(adamw.exp_avg());
+        lists.exp_avg_sqs.push_back(adamw.exp_avg_sq());
+        lists.steps.push_back(adamw.step());
+        state = &adamw;
+      }
+      lists.states.push_back(state);
+    }
+  }
+  lists.first_sgd_step = sgd && missing == lists.params.size() && missing > 0;
+  if (sgd && missing > 0 && !lists.first_sgd_step) {
+    throw std::logic_error("MultiTensorStep: SGD momentum buffers exist for some parameters only");
+  }
+  return lists;
+}
+
+void MultiTensorStep::step(double lr) {
+  torch::NoGradGuard no_grad;
+  Lists lists = gather(/*create_state=*/true);
+  if (lists.params.empty()) return;
+  if (fused_) {
+    fused_step(lists, c10::IValue(torch::scalar_tensor(lr, lists.params.front().options())),
+               /*count_on_host=*/true);
+  } else {
+    foreach_step(lists, lr);
+  }
+}
+
+void MultiTensorStep::step(const torch::Tensor& lr, bool count_on_host) {
+  TORCH_CHECK(fused_, "a learning rate on the device needs the fused optimizer kernels");
+  torch::NoGradGuard no_grad;
+  Lists lists = gather(/*create_state=*/true);
+  if (lists.params.empty()) return;
+  fused_step(lists, c10::IValue(lr), count_on_host);
+}
+
+void MultiTensorStep::count_replayed_step() {
+  for (auto& item : optimizer_.state()) {
+    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(item.second.get())) {
+      adam->step(adam->step() + 1);
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(item.second.get())) {
+      adamw->step(adamw->step() + 1);
+    }
+  }
+}
+
+void MultiTensorStep::fused_step(const Lists& lists, const c10::IValue& lr, bool count_on_host) {
+  const auto op = *fused_operator(options_.kind());
+  const auto& o = options_;
+  torch::jit::Stack stack;
+  if (o.kind() == OptimizerKind::kSgd) {
+    std::vector<torch::Tensor> buffers;
+    if (o.momentum() != 0) {
+      for (std::size_t i = 0; i < lists.params.size(); ++i) {
+        buffers.push_back(lists.first_sgd_step ? torch::empty_like(lists.params[i])
+                                               : lists.buffers[i]);
+      }
+    }
+    stack = {c10::IValue(lists.params),
+             c10::IValue(lists.grads),
+             c10::IValue(buffers),
+             c10::IValue(o.weight_decay()),
+             c10::IValue(o.momentum()),
+             lr,
+             c10::IValue(0.0),
+             c10::IValue(o.nesterov()),
+             c10::IValue(false),
+             c10::IValue(lists.first_sgd_step),
+             c10::IValue(),
+             c10::IValue()};
+    op.callBoxed(&stack);
+    if (lists.first_sgd_step && o.momentum() != 0) {
+      for (std::size_t i = 0; i < lists.params.size(); ++i) {
+        optimizer_.state()[optimizer_state_key(lists.params[i])] =
+            std::make_unique<torch::optim::SGDParamState>(
+                torch::optim::SGDParamState().momentum_buffer(buffers[i]));
+      }
+    }
+    return;
+  }
+  // Step counts as float32 tensors on the device, which the kernel reads; kept between steps
+  // (a CUDA graph replays them) and rebuilt from the host's counts when they disagree in number.
+  if (step_tensors_.size() != lists.params.size()) {
+    step_tensors_.clear();
+    for (std::size_t i = 0; i < lists.params.size(); ++i) {
+      step_tensors_.push_back(torch::full({}, static_cast<double>(lists.steps[i]),
+                                          lists.params[i].options().dtype(torch::kFloat32)));
+    }
+  }
+  at::_foreach_add_(step_tensors_, 1);
+  stack = {c10::IValue(lists.params),
+           c10::IValue(lists.grads),
+           c10::IValue(lists.exp_avgs),
+           c10::IValue(lists.exp_avg_sqs),
+           c10::IValue(std::vector<torch::Tensor>{}),
+           c10::IValue(step_tensors_),
+           lr,
+           c10::IValue(o.beta1()),
+           c10::IValue(o.beta2()),
+           c10::IValue(o.weight_decay()),
+           c10::IValue(o.eps()),
+           c10::IValue(false),
+           c10::IValue(false),
+           c10::IValue(),
+           c10::IValue()};
+  op.callBoxed(&stack);
+  if (!count_on_host) return;
+  for (auto* state : lists.states) {
+    if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(state)) {
+      adam->step(adam->step() + 1);
+    } else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(state)) {
+      adamw->step(adamw->step() + 1);
+    }
+  }
+}
+
+// The same arithmetic, in the same order, as torch::optim's Adam, AdamW and SGD, one operation
+// over all parameters at a time.
+void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
+  torch::NoGradGuard no_grad;
+  const auto& o = options_;
+  if (o.kind() == OptimizerKind::kSgd) {
+    std::vector<torch::Tensor> d_p = lists.grads;
+    if (o.weight_decay() != 0) d_p = at::_foreach_add(d_p, lists.params, o.weight_decay());
+    if (o.momentum() != 0) {
+      std::vector<torch::Tensor> buffers;
+      if (lists.first_sgd_step) {
+        for (std::size_t i = 0; i < d_p.size(); ++i) {
+          buffers.push_back(torch::clone(d_p[i]).detach());
+          optimizer_.state()[optimizer_state_key(lists.params[i])] =
+              std::make_unique<torch::optim::SGDParamState>(
+                  torch::optim::SGDParamState().momentum_buffer(buffers.back()));
+        }
+      } else {
+        buffers = lists.buffers;
+        at::_foreach_mul_(buffers, o.momentum());
+        at::_foreach_add_(buffers, d_p, 1.0);
+      }
+      d_p = o.nesterov() ? at::_foreach_add(d_p, buffers, o.momentum()) : buffers;
+    }
+    at::_foreach_add_(lists.params, d_p, -lr);
+    return;
+  }
+  const bool adamw = o.kind() == OptimizerKind::kAdamW;
+  std::vector<torch::Tensor> grads = lists.grads;
+  if (adamw && o.weight_decay() != 0) at::_foreach_mul_(lists.params, 1 - lr * o.weight_decay());
+  if (!adamw && o.weight_decay() != 0)
+    grads = at::_foreach_add(grads, lists.params, o.weight_decay());
+  std::vector<c10::Scalar> sqrt_bc2, step_sizes;
+  for (std::size_t i = 0; i < lists.states.size(); ++i) {
+    const int64_t step = lists.steps[i] + 1;
+    const double bc1 = 1 - std::pow(o.beta1(), static_cast<double>(step));
+    const double bc2 = 1 - std::pow(o.beta2(), static_cast<double>(step));
+    sqrt_bc2.emplace_back(std::sqrt(bc2));
+    step_sizes.emplace_back(-(lr / bc1));
+    if (adamw) {
+      static_cast<torch::optim::AdamWParamState*>(lists.states[i])->step(step);
+    } else {
+      static_cast<torch::optim::AdamParamState*>(lists.states[i])->step(step);
+    }
+  }
+  at::_foreach_mul_(lists.exp_avgs, o.beta1());
+  at::_foreach_add_(lists.exp_avgs, grads, 1 - o.beta1());
+  at::_foreach_mul_(lists.exp_avg_sqs, o.beta2());
+  at::_foreach_addcmul_(lists.exp_avg_sqs, grads, grads, 1 - o.beta2());
+  auto denom = at::_foreach_sqrt(lists.exp_avg_sqs);
+  at::_foreach_div_(denom, sqrt_bc2);
+  at::_foreach_add_(denom, o.eps());
+  at::_foreach_addcdiv_(lists.params, lists.exp_avgs, denom, step_sizes);
 }
 
 }  // namespace cnnlab

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cnnlab/error.h"
+#include "cnnlab/training/device.h"
 
 namespace cnnlab {
 
@@ -36,26 +37,59 @@ bool cpu_has_native_bf16() {
 #endif
 }
 
-Precision resolve_precision(Precision precision) {
+Precision resolve_precision(Precision precision, const torch::Device& device) {
   if (precision != Precision::kAuto) return precision;
-  return cpu_has_native_bf16() ? Precision::kBFloat16 : Precision::kFloat32;
+  return device_has_native_bf16(device) ? Precision::kBFloat16 : Precision::kFloat32;
 }
 
-PrecisionGuard::PrecisionGuard(Precision precision) {
-  if (resolve_precision(precision) != Precision::kBFloat16) return;
+namespace {
+
+// LibTorch 2.4 names the device in one set of autocast functions; 1.x has one set per device.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(c10::DeviceType type) { return at::autocast::is_autocast_enabled(type); }
+at::ScalarType autocast_dtype(c10::DeviceType type) {
+  return at::autocast::get_autocast_dtype(type);
+}
+void set_autocast(c10::DeviceType type, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(type, enabled);
+  at::autocast::set_autocast_dtype(type, dtype);
+}
+#else
+bool autocast_enabled(c10::DeviceType type) {
+  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled()
+                                       : at::autocast::is_cpu_enabled();
+}
+at::ScalarType autocast_dtype(c10::DeviceType type) {
+  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype()
+                                       : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast(c10::DeviceType type, bool enabled, at::ScalarType dtype) {
+  if (type == c10::DeviceType::CUDA) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+}
+#endif
+
+}  // namespace
+
+PrecisionGuard::PrecisionGuard(Precision precision, const torch::Device& device) {
+  if (resolve_precision(precision, device) != Precision::kBFloat16) return;
   active_ = true;
-  was_enabled_ = at::autocast::is_cpu_enabled();
-  previous_dtype_ = static_cast<int>(at::autocast::get_autocast_cpu_dtype());
-  at::autocast::set_cpu_enabled(true);
-  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  device_type_ = device.type();
+  was_enabled_ = autocast_enabled(device_type_);
+  previous_dtype_ = static_cast<int>(autocast_dtype(device_type_));
+  set_autocast(device_type_, true, at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
 PrecisionGuard::~PrecisionGuard() {
   if (!active_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(was_enabled_);
-  at::autocast::set_autocast_cpu_dtype(static_cast<at::ScalarType>(previous_dtype_));
+  set_autocast(device_type_, was_enabled_, static_cast<at::ScalarType>(previous_dtype_));
 }
 
 }  // namespace cnnlab

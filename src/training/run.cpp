@@ -14,6 +14,7 @@
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/training/checkpoint.h"
+#include "cnnlab/training/device.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -89,7 +90,8 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
       {"train_seconds", result.train_seconds},
       {"train_images_per_second", result.images_per_second},
       {"threads", torch::get_num_threads()},
-      {"precision", precision_name(resolve_precision(config.train.precision()))},
+      {"precision", precision_name(resolve_precision(config.train.precision(), trainer.device()))},
+      {"device", device_description(trainer.device())},
       {"machine", machine_description()},
   };
   write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
@@ -147,12 +149,17 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
 }
 
 RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
-                     const TrainerCallbacks& callbacks, const LoadCallbacks& loading) {
+                     const TrainerCallbacks& callbacks, const LoadCallbacks& loading,
+                     const std::string& device) {
   if (!fs::is_regular_file(run_dir / kConfigFile)) {
     throw CheckpointError(
         fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
   }
   RunConfig config = load_config_file(run_dir / kConfigFile);
+  if (!device.empty()) {
+    check_device_spelling(device, "--device");
+    config.train.device(device);
+  }
   apply_thread_setting(config.threads);
   LoadedData data = load_data(config.data, root, loading);
   const auto saved_input = config.model.input;
@@ -170,7 +177,8 @@ RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
   return finish(run_dir, config, trainer, data, status);
 }
 
-LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint) {
+LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint,
+                   const std::string& device) {
   if (checkpoint != "best" && checkpoint != "last") {
     throw ConfigError(fmt::format("--checkpoint: expected best or last, found '{}'", checkpoint));
   }
@@ -188,6 +196,7 @@ LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint) {
   fs::path path = run_dir / "checkpoints" / (checkpoint + ".pt");
   if (checkpoint == "best" && !fs::exists(path)) path = run_dir / "checkpoints" / "last.pt";
   load_checkpoint(path, *run.network, nullptr);
+  run.network->to(resolve_device(device, "--device"));
   run.network->eval();
   run.normalization = Normalization{run.config.data.mean(), run.config.data.std()};
   return run;
@@ -199,13 +208,14 @@ std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<fs::path
   const auto& input = run.config.model.input;
   std::vector<Prediction> predictions;
   c10::InferenceMode inference;
-  PrecisionGuard guard(run.config.train.precision());
+  const torch::Device device = run.network->parameters().front().device();
+  PrecisionGuard guard(run.config.train.precision(), device);
   for (const auto& file : files) {
     auto image = read_image_file(file, input[0], input[1], input[2]);
     if (invert) image = 255 - image;
     const auto logits =
-        run.network->forward(to_network_input(image.unsqueeze(0), run.normalization));
-    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1)[0];
+        run.network->forward(to_network_input(image.unsqueeze(0).to(device), run.normalization));
+    const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1)[0].to(torch::kCPU);
     const int64_t k = std::min<int64_t>(top_k, probabilities.size(0));
     const auto [values, indices] = probabilities.topk(k);
     Prediction prediction{file, {}};

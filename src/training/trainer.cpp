@@ -12,6 +12,7 @@
 #endif
 
 #include "cnnlab/error.h"
+#include "cnnlab/training/device.h"
 #include "cnnlab/training/evaluate.h"
 #include "cnnlab/training/weight_history.h"
 
@@ -70,6 +71,11 @@ void validate(const TrainerOptions& options) {
     throw ConfigError(fmt::format("train.checkpoint_every_steps: expected a count ≥ 0, found {}",
                                   options.checkpoint_every_steps()));
   }
+  if (options.sync_every_steps() < 0) {
+    throw ConfigError(fmt::format("train.sync_every_steps: expected a count ≥ 0, found {}",
+                                  options.sync_every_steps()));
+  }
+  check_device_spelling(options.device(), "train.device");
   validate(options.augment());
 }
 
@@ -83,10 +89,43 @@ NonFiniteLoss parse_nonfinite_loss(const std::string& text, const std::string& w
   throw ConfigError(fmt::format("{}: expected stop or skip, found '{}'", where, text));
 }
 
+// The static tensors a recorded training step reads and writes: its batch and learning rate
+// are copied in before each replay; loss and correct count come out.
+struct Trainer::GraphStep {
+  torch::Tensor x, y, lr, loss, correct;
+  std::unique_ptr<CudaGraph> graph;
+};
+
+// Metrics of the steps run since the last read, still on the device: row 0 the losses, row 1
+// the numbers of correct predictions.
+struct Trainer::PendingSteps {
+  struct Step {
+    int64_t epoch, step, global_step, batch;
+    double lr;
+  };
+  std::vector<Step> steps;
+  torch::Tensor metrics;
+};
+
 Trainer::Trainer(Network network, TrainerOptions options, fs::path run_dir)
-    : network_(std::move(network)), options_(std::move(options)), run_dir_(std::move(run_dir)) {
+    : network_(std::move(network)),
+      options_(std::move(options)),
+      run_dir_(std::move(run_dir)),
+      device_(torch::kCPU) {
   validate(options_);
+  device_ = resolve_device(options_.device(), "train.device");
+  prepare_device(device_);
+  network_->to(device_);
   optimizer_ = make_optimizer(options_.optimizer(), network_->parameters());
+}
+
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+
+std::string Trainer::step_mode() const {
+  std::string mode = graph_ ? "cuda-graph" : "eager";
+  if (multi_tensor_) mode += multi_tensor_->fused() ? "+fused" : "+foreach";
+  return mode;
 }
 
 bool Trainer::resume() {
@@ -98,6 +137,8 @@ bool Trainer::resume() {
     return false;
   }
   state_ = load_checkpoint(last, *network_, optimizer_.get());
+  multi_tensor_.reset();  // its copies of the optimizer state are stale
+  graph_.reset();
   if (state_.rng_state.defined()) {
     try {
       set_default_rng_state(state_.rng_state);
@@ -137,7 +178,8 @@ torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor&
                                                     static_cast<uint64_t>(step) + 0x5DEECE66DULL);
     x = augment_batch(x, options_.augment(), generator);
   }
-  return normalize_(x, norm);
+  // Images kept on the CPU (a GPU without room for them) travel one batch at a time.
+  return normalize_(x, norm).to(device_, /*non_blocking=*/true);
 }
 
 void Trainer::save_checkpoint(const fs::path& path) {
@@ -145,10 +187,121 @@ void Trainer::save_checkpoint(const fs::path& path) {
   cnnlab::save_checkpoint(path, *network_, optimizer_.get(), state_);
 }
 
-FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
-                       const TrainerCallbacks& callbacks) {
-  if (train.size() == 0) throw ConfigError("train: the training set is empty");
-  const int64_t n = train.size();
+void Trainer::optimizer_step(double lr) {
+  if (multi_tensor_) {
+    multi_tensor_->step(lr);
+  } else {
+    optimizer_->step();
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> Trainer::run_step(const torch::Tensor& x,
+                                                          const torch::Tensor& y, double lr,
+                                                          bool may_record) {
+  const auto loss_options =
+      F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing());
+  const bool has_l2 = network_->has_l2();
+  // Gradients are dropped rather than zeroed: backward then writes them afresh instead of
+  // adding to a buffer of zeros (PyTorch's zero_grad(set_to_none=True)).
+  const auto forward_backward = [&](const torch::Tensor& input, const torch::Tensor& labels) {
+    for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
+    torch::Tensor logits;
+    {
+      PrecisionGuard guard(options_.precision(), device_);
+      logits = network_->forward(input).to(torch::kFloat32);
+    }
+    auto loss = F::cross_entropy(logits, labels, loss_options);
+    if (has_l2) loss = loss + network_->l2_penalty();
+    loss.backward();
+    return std::make_pair(loss.detach(), logits.detach().argmax(1).eq(labels).sum());
+  };
+
+  const bool graphable = device_.is_cuda() && options_.cuda_graphs() && multi_tensor_ &&
+                         multi_tensor_->capturable() && x.size(0) == options_.batch_size();
+  if (graph_ && graphable) {
+    graph_->x.copy_(x);
+    graph_->y.copy_(y);
+    graph_->lr.fill_(lr);
+    graph_->graph->replay();
+    multi_tensor_->count_replayed_step();
+    return {graph_->loss.clone(), graph_->correct.clone()};
+  }
+  // A few eager steps first: cuDNN's algorithm search and the memory pool settle before the
+  // step is recorded.
+  if (graphable && may_record && !graph_failed_ && ++eager_full_steps_ > 2) {
+    auto step = std::make_unique<GraphStep>();
+    step->x = x.clone();
+    step->y = y.clone();
+    step->lr = torch::full({}, lr, x.options().dtype(torch::kFloat32));
+    GraphStep* g = step.get();
+    bool warmed_up = false;
+    try {
+      step->graph = std::make_unique<CudaGraph>([&, g](bool recording) {
+        auto [loss, correct] = forward_backward(g->x, g->y);
+        multi_tensor_->step(g->lr, /*count_on_host=*/!recording);
+        g->loss = loss;
+        g->correct = correct;
+        if (!recording) warmed_up = true;
+      });
+      // Recording ran the step once (its warm-up) on this batch: that was this step.
+      auto result = std::make_pair(g->loss.clone(), g->correct.clone());
+      graph_ = std::move(step);
+      return result;
+    } catch (const c10::Error& e) {
+      if (!warmed_up) throw;
+      graph_failed_ = true;
+      fmt::print(stderr,
+                 "cnnlab: warning: recording the training step as a CUDA graph failed ({}); "
+                 "training goes on one operation at a time\n",
+                 torch_error_message(e));
+      for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
+      // The warm-up stepped on this batch before the recording failed.
+      return {g->loss.clone(), g->correct.clone()};
+    }
+  }
+  auto result = forward_backward(x, y);
+  optimizer_step(lr);
+  return result;
+}
+
+void Trainer::read_pending(PendingSteps& pending, HistoryWriter& writer, int64_t steps_per_epoch,
+                           const TrainerCallbacks& callbacks, double epoch_seconds) {
+  if (pending.steps.empty()) return;
+  const auto n = static_cast<int64_t>(pending.steps.size());
+  const auto metrics = pending.metrics.slice(1, 0, n).to(torch::kCPU);  // waits for the device
+  const auto* loss = metrics.data_ptr<double>();
+  const auto* correct = loss + metrics.stride(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& step = pending.steps[i];
+    if (!std::isfinite(loss[i])) {
+      pending.steps.clear();
+      throw DivergenceError(fmt::format(
+          "training diverged at epoch {}, step {}: the loss became {}. The learning rate ({:g}) "
+          "is likely too high; the last checkpoint before this step is kept. (Set "
+          "train.nonfinite_loss = \"skip\" to skip such batches instead.)",
+          step.epoch + 1, step.step, loss[i], step.lr));
+    }
+    const auto batch_size = static_cast<double>(step.batch);
+    state_.epoch_loss_sum += loss[i] * batch_size;
+    state_.epoch_correct += correct[i];
+    state_.epoch_seen += step.batch;
+    StepRecord record{step.epoch + 1, step.global_step, loss[i], correct[i] / batch_size, step.lr};
+    history_.steps.push_back(record);
+    if (writer.is_open()) writer.append(record);
+    if (callbacks.on_step_end) {
+      const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
+      callbacks.on_step_end(StepEvent{step.epoch, step.step, steps_per_epoch, step.global_step,
+                                      state_.epoch_loss_sum / seen, state_.epoch_correct / seen,
+                                      step.lr, epoch_seconds});
+    }
+  }
+  pending.steps.clear();
+}
+
+FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
+                       const Normalization& norm, const TrainerCallbacks& callbacks) {
+  if (train_set.size() == 0) throw ConfigError("train: the training set is empty");
+  const int64_t n = train_set.size();
   const int64_t batch = options_.batch_size();
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
   const int64_t total_steps = steps_per_epoch * options_.epochs();
@@ -159,97 +312,150 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
     writer.open(run_dir_, &history_);
   }
   const double lr = options_.optimizer().lr();
-  const bool has_l2 = network_->has_l2();
-  const F::CrossEntropyFuncOptions loss_options =
-      F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing());
+  const bool gpu = device_.is_cuda();
+  if (gpu && !multi_tensor_) {
+    multi_tensor_ = std::make_unique<MultiTensorStep>(*optimizer_, options_.optimizer());
+  }
+  // On a GPU the images move over once, as uint8, when they fit.
+  const auto on_device = [&](const Dataset& data) {
+    if (!gpu || data.size() == 0) return data;
+    try {
+      Dataset moved = data;
+      moved.images = data.images.to(device_);
+      moved.labels = data.labels.to(device_);
+      return moved;
+    } catch (const c10::Error&) {
+      return data;  // no room: batches are copied over one at a time
+    }
+  };
+  const Dataset train = on_device(train_set);
+  const Dataset validation = on_device(validation_set);
+  // Metrics are read every `sync_every` steps (1: at once, before the optimizer steps).
+  const int64_t sync_every = options_.nonfinite_loss() == NonFiniteLoss::kSkip ? 1
+                             : options_.sync_every_steps() > 0 ? options_.sync_every_steps()
+                             : gpu                             ? 50
+                                                               : 1;
+  PendingSteps pending;
+  if (sync_every > 1) {
+    pending.metrics = torch::zeros({2, sync_every},
+                                   torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  }
 
   while (state_.epoch < options_.epochs()) {
     const int64_t epoch = state_.epoch;
     if (callbacks.on_epoch_begin)
       callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
-    const auto order = epoch_order(epoch, n);
+    const auto order = epoch_order(epoch, n).to(train.images.device());
     const auto start = Clock::now();
     const double seconds_before = state_.epoch_seconds;
+    const auto epoch_seconds = [&] { return seconds_before + seconds_since(start); };
     network_->train();
     bool stop = false;
     int64_t skipped = 0;  // batches of this epoch skipped for a non-finite loss (since resuming)
-    std::future<torch::Tensor> pending;  // the next step's batch, when prefetching
+    std::future<torch::Tensor> pending_batch;  // the next step's batch, when prefetching
     while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
       const auto index = order.slice(0, begin, std::min(begin + batch, n));
-      const auto x =
-          pending.valid() ? pending.get() : training_batch(train, index, norm, state_.global_step);
-      if (options_.prefetch() && state_.step_in_epoch + 1 < steps_per_epoch) {
+      const auto x = pending_batch.valid() ? pending_batch.get()
+                                           : training_batch(train, index, norm, state_.global_step);
+      if (options_.prefetch() && !gpu && state_.step_in_epoch + 1 < steps_per_epoch) {
         const int64_t next = begin + batch;
         const auto next_index = order.slice(0, next, std::min(next + batch, n));
-        pending = std::async(std::launch::async, [&, next_index, step = state_.global_step + 1] {
-          use_one_thread();
-          torch::NoGradGuard no_grad;
-          return training_batch(train, next_index, norm, step);
-        });
+        pending_batch =
+            std::async(std::launch::async, [&, next_index, step = state_.global_step + 1] {
+              use_one_thread();
+              torch::NoGradGuard no_grad;
+              return training_batch(train, next_index, norm, step);
+            });
       }
-      const auto y = train.labels.index_select(0, index);
+      const auto y = train.labels.index_select(0, index).to(device_, /*non_blocking=*/true);
       const double step_lr =
           lr_at(options_.schedule(), lr, state_.global_step, total_steps, steps_per_epoch);
       set_learning_rate(*optimizer_, step_lr);
-      // Gradients are dropped rather than zeroed: backward then writes them afresh instead of
-      // adding to a buffer of zeros (PyTorch's zero_grad(set_to_none=True)).
-      for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
-      torch::Tensor logits;
-      {
-        PrecisionGuard guard(options_.precision());
-        logits = network_->forward(x).to(torch::kFloat32);
-      }
-      auto loss = F::cross_entropy(logits, y, loss_options);
-      if (has_l2) loss = loss + network_->l2_penalty();
-      const double loss_value = loss.item<double>();
-      const bool finite = std::isfinite(loss_value);
-      if (!finite && options_.nonfinite_loss() == NonFiniteLoss::kStop) {
-        throw DivergenceError(fmt::format(
-            "training diverged at epoch {}, step {}: the loss became {}. The learning rate ({:g}) "
-            "is likely too high; the last checkpoint before this step is kept. (Set "
-            "train.nonfinite_loss = \"skip\" to skip such batches instead.)",
-            epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
-      }
-      const auto batch_size = static_cast<double>(index.size(0));
-      double correct = 0;
-      if (finite) {
-        loss.backward();
-        optimizer_->step();
-        correct = logits.argmax(1).eq(y).sum().item<double>();
-        state_.epoch_loss_sum += loss_value * batch_size;
-        state_.epoch_correct += correct;
-        state_.epoch_seen += index.size(0);
-      } else {
-        ++skipped;
-        if (callbacks.on_batch_skipped) {
-          callbacks.on_batch_skipped(
-              StepEvent{epoch, state_.step_in_epoch + 1, steps_per_epoch, state_.global_step + 1, 0,
-                        0, step_lr, state_.epoch_seconds},
-              loss_value);
-        }
-      }
-      ++state_.global_step;
-      ++state_.step_in_epoch;
-      state_.epoch_seconds = seconds_before + seconds_since(start);
+      const int64_t batch_size = index.size(0);
 
-      StepRecord record{epoch + 1, state_.global_step, loss_value, correct / batch_size, step_lr};
-      history_.steps.push_back(record);
-      if (writer.is_open()) writer.append(record);
-      if (callbacks.on_step_end) {
-        const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
-        callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch, steps_per_epoch,
-                                        state_.global_step, state_.epoch_loss_sum / seen,
-                                        state_.epoch_correct / seen, step_lr,
-                                        state_.epoch_seconds});
+      if (sync_every > 1) {
+        // The step runs ahead of its metrics, which wait on the device until the next read.
+        auto [loss, correct] = run_step(x, y, step_lr, /*may_record=*/true);
+        const auto slot = static_cast<int64_t>(pending.steps.size());
+        pending.metrics.select(1, slot).select(0, 0).copy_(loss);
+        pending.metrics.select(1, slot).select(0, 1).copy_(correct);
+        pending.steps.push_back(
+            {epoch, state_.step_in_epoch + 1, state_.global_step + 1, batch_size, step_lr});
+        ++state_.global_step;
+        ++state_.step_in_epoch;
+        if (static_cast<int64_t>(pending.steps.size()) == sync_every) {
+          read_pending(pending, writer, steps_per_epoch, callbacks, epoch_seconds());
+        }
+      } else {
+        for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
+        torch::Tensor logits;
+        {
+          PrecisionGuard guard(options_.precision(), device_);
+          logits = network_->forward(x).to(torch::kFloat32);
+        }
+        auto loss = F::cross_entropy(
+            logits, y, F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing()));
+        if (network_->has_l2()) loss = loss + network_->l2_penalty();
+        const double loss_value = loss.item<double>();
+        const bool finite = std::isfinite(loss_value);
+        if (!finite && options_.nonfinite_loss() == NonFiniteLoss::kStop) {
+          throw DivergenceError(fmt::format(
+              "training diverged at epoch {}, step {}: the loss became {}. The learning rate "
+              "({:g}) is likely too high; the last checkpoint before this step is kept. (Set "
+              "train.nonfinite_loss = \"skip\" to skip such batches instead.)",
+              epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
+        }
+        double correct = 0;
+        if (finite) {
+          loss.backward();
+          optimizer_step(step_lr);
+          correct = logits.argmax(1).eq(y).sum().item<double>();
+          state_.epoch_loss_sum += loss_value * static_cast<double>(batch_size);
+          state_.epoch_correct += correct;
+          state_.epoch_seen += batch_size;
+        } else {
+          ++skipped;
+          if (callbacks.on_batch_skipped) {
+            callbacks.on_batch_skipped(
+                StepEvent{epoch, state_.step_in_epoch + 1, steps_per_epoch, state_.global_step + 1,
+                          0, 0, step_lr, state_.epoch_seconds},
+                loss_value);
+          }
+        }
+        ++state_.global_step;
+        ++state_.step_in_epoch;
+        state_.epoch_seconds = epoch_seconds();
+
+        StepRecord record{epoch + 1, state_.global_step, loss_value,
+                          correct / static_cast<double>(batch_size), step_lr};
+        history_.steps.push_back(record);
+        if (writer.is_open()) writer.append(record);
+        if (callbacks.on_step_end) {
+          const double seen = static_cast<double>(std::max<int64_t>(state_.epoch_seen, 1));
+          callbacks.on_step_end(StepEvent{epoch, state_.step_in_epoch, steps_per_epoch,
+                                          state_.global_step, state_.epoch_loss_sum / seen,
+                                          state_.epoch_correct / seen, step_lr,
+                                          state_.epoch_seconds});
+        }
       }
       stop = callbacks.stop_requested && callbacks.stop_requested();
       if (state_.step_in_epoch == steps_per_epoch) break;  // the epoch end saves and stops
       const bool periodic = options_.checkpoint_every_steps() > 0 &&
                             state_.global_step % options_.checkpoint_every_steps() == 0;
-      if ((stop || periodic) && !run_dir_.empty()) save_checkpoint(checkpoint_dir / "last.pt");
-      if (stop) return FitStatus::kInterrupted;
+      if ((stop || periodic) && !run_dir_.empty()) {
+        // A checkpoint follows only steps whose losses were read and found finite.
+        read_pending(pending, writer, steps_per_epoch, callbacks, epoch_seconds());
+        state_.epoch_seconds = epoch_seconds();
+        save_checkpoint(checkpoint_dir / "last.pt");
+      }
+      if (stop) {
+        read_pending(pending, writer, steps_per_epoch, callbacks, epoch_seconds());
+        return FitStatus::kInterrupted;
+      }
     }
+    read_pending(pending, writer, steps_per_epoch, callbacks, epoch_seconds());
+    state_.epoch_seconds = epoch_seconds();
 
     if (state_.epoch_seen == 0 && skipped > 0) {
       throw DivergenceError(fmt::format(
@@ -273,7 +479,7 @@ FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const No
       record.val_accuracy = val.accuracy;
     }
     record.lr = history_.steps.empty() ? lr : history_.steps.back().lr;
-    record.seconds = seconds_before + seconds_since(start);
+    record.seconds = epoch_seconds();
     record.steps = steps_per_epoch;
     history_.epochs.push_back(record);
     if (writer.is_open()) writer.append(record);

@@ -96,7 +96,7 @@ TEST(CliTest, PrecisionOptionTrainsInItAndRecordsIt) {
   const Outcome train = run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
                                    " --precision fp32 --no-report --out " + run);
   ASSERT_EQ(train.exit_code, 0) << train.output;
-  EXPECT_NE(train.output.find("on mnist in fp32;"), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("on mnist in fp32 on cpu;"), std::string::npos) << train.output;
   std::ifstream metrics(setup.dir / "run" / "metrics.json");
   const std::string text((std::istreambuf_iterator<char>(metrics)), {});
   EXPECT_NE(text.find("\"precision\": \"fp32\""), std::string::npos) << text;

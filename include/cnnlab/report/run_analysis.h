@@ -19,6 +19,8 @@ namespace cnnlab {
 struct AnalysisOptions {
   /// Which weights to analyse: "last" (those metrics.json was measured with) or "best".
   TORCH_ARG(std::string, checkpoint) = "last";
+  /// Where the network runs for the test-set predictions: "cpu", "cuda", "cuda:N" or "auto".
+  TORCH_ARG(std::string, device) = "cpu";
   /// Test images whose feature maps are shown: a test-set index ("7") or a class name ("frog",
   /// meaning the first test image of that class). Empty: the first two test images.
   TORCH_ARG(std::vector<std::string>, images) = {};

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace cnnlab {
@@ -37,5 +38,57 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
 
 /// Sets the learning rate of every parameter group.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
+/// The key of a parameter in torch::optim::Optimizer::state() (its TensorImpl's address, as text
+/// in LibTorch 1.x and as the pointer itself in 2.x).
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter);
+
+/// Runs an optimizer's update over all parameters at once instead of one parameter at a time:
+/// LibTorch's multi-tensor (`_foreach_*`) operations, or on CUDA, where LibTorch has them
+/// (2.x), its fused Adam, AdamW and SGD kernels, one launch for every parameter. The state lives
+/// in the torch::optim optimizer itself (moments, momentum buffers, step counts), so checkpoints
+/// and a later optimizer.step() see the same state. Updates agree with optimizer.step() (the
+/// multi-tensor path to the last bit on the CPU; the fused kernels to rounding).
+///
+/// Parameters without a gradient are left alone. Adam and AdamW with amsgrad use
+/// optimizer.step().
+class MultiTensorStep {
+ public:
+  /// `optimizer` must be one make_optimizer() built, and outlive this object.
+  MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options);
+
+  /// Whether the step runs fused kernels.
+  bool fused() const { return fused_; }
+  /// Whether step(lr tensor) can be replayed from a CUDA graph: fused, with the learning rate
+  /// and step counts read on the device.
+  bool capturable() const { return fused_; }
+
+  /// One update with learning rate `lr`.
+  void step(double lr);
+  /// One update reading the learning rate from `lr` (a one-element float32 tensor on the
+  /// parameters' device), for capture in a CUDA graph. `count_on_host`: also advance the step
+  /// counts the checkpoint saves (false while capturing: the replays count, with
+  /// count_replayed_step()).
+  void step(const torch::Tensor& lr, bool count_on_host = true);
+  /// Advances the host's step counts by one, for a step replayed from a captured graph.
+  void count_replayed_step();
+
+  /// Forgets the device copies of the step counts: call after the optimizer's state is replaced
+  /// (a checkpoint loaded).
+  void reset() { step_tensors_.clear(); }
+
+ private:
+  struct Lists;
+  Lists gather(bool create_state);
+  void fused_step(const Lists& lists, const c10::IValue& lr, bool count_on_host);
+  void foreach_step(const Lists& lists, double lr);
+
+  torch::optim::Optimizer& optimizer_;
+  OptimizerOptions options_;
+  bool fused_ = false;
+  std::vector<torch::Tensor> step_tensors_;  // fused Adam(W): float32 step counts on the device
+};
 
 }  // namespace cnnlab

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <torch/torch.h>
+
 #include <string>
 
 namespace cnnlab {
@@ -24,21 +26,23 @@ Precision parse_precision(const std::string& text, const std::string& where);
 /// Whether this processor computes in bfloat16 natively (x86: AVX-512 BF16 or AMX-BF16).
 bool cpu_has_native_bf16();
 
-/// kAuto resolved for this machine; kFloat32 and kBFloat16 unchanged.
-Precision resolve_precision(Precision precision);
+/// kAuto resolved for `device` (bfloat16 where it computes in bfloat16 natively: see
+/// device_has_native_bf16); kFloat32 and kBFloat16 unchanged.
+Precision resolve_precision(Precision precision, const torch::Device& device = torch::kCPU);
 
-/// Turns LibTorch's CPU autocast to bfloat16 on for its lifetime when `precision` resolves to
-/// kBFloat16, and does nothing otherwise. Guards nest; the outermost one restores the previous
-/// state and frees autocast's cache of cast weights.
+/// Turns LibTorch's autocast to bfloat16 on for `device` for its lifetime when `precision`
+/// resolves to kBFloat16, and does nothing otherwise. Guards nest; the outermost one restores the
+/// previous state and frees autocast's cache of cast weights.
 class PrecisionGuard {
  public:
-  explicit PrecisionGuard(Precision precision);
+  explicit PrecisionGuard(Precision precision, const torch::Device& device = torch::kCPU);
   ~PrecisionGuard();
   PrecisionGuard(const PrecisionGuard&) = delete;
   PrecisionGuard& operator=(const PrecisionGuard&) = delete;
 
  private:
   bool active_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;
   bool was_enabled_ = false;
   int previous_dtype_ = 0;
 };

@@ -45,10 +45,12 @@ void keep_freed_memory();
 RunResult train_run(RunConfig config, const DataRoot& root, const std::filesystem::path& run_dir,
                     const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
 
-/// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml.
-/// Throws CheckpointError when there is nothing to resume.
+/// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml, on
+/// `device` when one is given (else the config's train.device). Throws CheckpointError when there
+/// is nothing to resume.
 RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
-                     const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
+                     const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
+                     const std::string& device = "");
 
 /// A trained model read back from a run directory.
 struct LoadedRun {
@@ -57,9 +59,11 @@ struct LoadedRun {
   Normalization normalization;
 };
 
-/// Reads config.toml and the `checkpoint` ("best" or "last") of `run_dir`. Throws ConfigError or
-/// CheckpointError naming the file.
-LoadedRun load_run(const std::filesystem::path& run_dir, const std::string& checkpoint);
+/// Reads config.toml and the `checkpoint` ("best" or "last") of `run_dir`, with the network on
+/// `device` ("cpu", "cuda", "cuda:N" or "auto"). Throws ConfigError or CheckpointError naming the
+/// file or option.
+LoadedRun load_run(const std::filesystem::path& run_dir, const std::string& checkpoint,
+                   const std::string& device = "cpu");
 
 struct Prediction {
   std::filesystem::path file;

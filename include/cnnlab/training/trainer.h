@@ -10,6 +10,7 @@
 #include "cnnlab/data/dataset.h"
 #include "cnnlab/models/network.h"
 #include "cnnlab/training/checkpoint.h"
+#include "cnnlab/training/cuda_graph.h"
 #include "cnnlab/training/history.h"
 #include "cnnlab/training/lr_schedule.h"
 #include "cnnlab/training/optimizer.h"
@@ -55,6 +56,20 @@ struct TrainerOptions {
   /// batches do not count in the epoch's averages; an epoch whose batches were all skipped
   /// stops the run all the same.
   TORCH_ARG(NonFiniteLoss, nonfinite_loss) = NonFiniteLoss::kStop;
+  /// Where the run computes: "cpu", "cuda", "cuda:N" or "auto" (see resolve_device). On a GPU
+  /// the training and validation images move to it once, as uint8, when they fit (else each
+  /// batch is copied over), and batches are prepared (augmented, normalised) there.
+  TORCH_ARG(std::string, device) = "cpu";
+  /// How many steps' loss and accuracy are read back from the device at once (0: 1 on the CPU,
+  /// 50 on a GPU). Reading waits for the device, so the GPU works ahead in between; the history,
+  /// the progress and a non-finite loss (named by its step) are reported at each read, and
+  /// checkpoints are written only after one. With nonfinite_loss = skip every step is read.
+  TORCH_ARG(int64_t, sync_every_steps) = 0;
+  /// On a GPU, record the whole training step (forward, backward, optimizer update) once as a
+  /// CUDA graph and replay it for every full-size batch: one launch instead of hundreds. Needs
+  /// the fused optimizer kernels of LibTorch 2.x and nonfinite_loss = stop; otherwise, and for an
+  /// epoch's last short batch, steps run one operation at a time.
+  TORCH_ARG(bool, cuda_graphs) = true;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -92,10 +107,13 @@ enum class FitStatus { kCompleted, kInterrupted };
 /// checkpoint_every_steps), checkpoints/best.pt when validation accuracy improves. A crash at any
 /// moment leaves the previous checkpoint readable; resume() then continues from it, and a run
 /// resumed this way ends with the same weights as one never interrupted (same seed, same
-/// thread count, CPU).
+/// thread count, CPU). On a GPU the step is the same but its arithmetic is not bit-reproducible
+/// (cuDNN picks algorithms by speed).
 class Trainer {
  public:
   Trainer(Network network, TrainerOptions options, std::filesystem::path run_dir);
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
 
   /// Restores model, optimizer, schedule position, RNG and history from
   /// run_dir/checkpoints/last.pt and returns true. A run stopped before its first checkpoint has
@@ -112,11 +130,27 @@ class Trainer {
                 const TrainerCallbacks& callbacks = {});
 
   Network& network() { return network_; }
+  /// The device the network and the training batches live on.
+  const torch::Device& device() const { return device_; }
+  /// How the training steps ran, for benchmarks and logs: "eager" (one operation at a time),
+  /// "cuda-graph" (replayed), with "+fused" or "+foreach" for the optimizer update.
+  std::string step_mode() const;
   const History& history() const { return history_; }
   const TrainingState& state() const { return state_; }
 
  private:
+  struct PendingSteps;
+  struct GraphStep;
   void save_checkpoint(const std::filesystem::path& path);
+  /// Reads the metrics of the steps run since the last read (waiting for the device), checks
+  /// their losses and turns them into history lines, running sums and callbacks.
+  void read_pending(PendingSteps& pending, HistoryWriter& writer, int64_t steps_per_epoch,
+                    const TrainerCallbacks& callbacks, double epoch_seconds);
+  /// One optimizer step on (x, y); returns the detached loss and number of correct predictions
+  /// as device scalars. Replays the CUDA graph when one is recorded for this batch shape.
+  std::pair<torch::Tensor, torch::Tensor> run_step(const torch::Tensor& x, const torch::Tensor& y,
+                                                   double lr, bool may_record);
+  void optimizer_step(double lr);
   torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
   /// The training batch of global step `step`: selected, augmented and normalised.
   torch::Tensor training_batch(const Dataset& train, const torch::Tensor& index,
@@ -125,7 +159,12 @@ class Trainer {
   Network network_;
   TrainerOptions options_;
   std::filesystem::path run_dir_;
+  torch::Device device_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<MultiTensorStep> multi_tensor_;  // on a GPU
+  std::unique_ptr<GraphStep> graph_;
+  bool graph_failed_ = false;
+  int64_t eager_full_steps_ = 0;  // full-size eager steps on a GPU, before recording a graph
   TrainingState state_;
   History history_;
 };

@@ -1,0 +1,235 @@
+// The GPU path against the CPU one. Every test here needs a CUDA GPU and a cnnlab built against
+// a CUDA LibTorch; elsewhere each reports itself skipped, saying why.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cnnlab/config/run_config.h"
+#include "cnnlab/data/data_root.h"
+#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/training/device.h"
+#include "cnnlab/training/evaluate.h"
+#include "cnnlab/training/run.h"
+#include "cnnlab/training/trainer.h"
+#include "support/temp_dir.h"
+
+namespace cnnlab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+#define SKIP_WITHOUT_CUDA()                                                               \
+  do {                                                                                    \
+    if (!cuda_built()) GTEST_SKIP() << "cnnlab is built against a LibTorch without CUDA"; \
+    if (cuda_device_count() == 0) GTEST_SKIP() << "LibTorch sees no CUDA GPU";            \
+  } while (false)
+
+const torch::Device kGpu(torch::kCUDA, 0);
+
+ModelSpec model(const std::string& name) {
+  RunConfig config = load_config_file(fs::path(CNNLAB_SOURCE_DIR) / "configs" / (name + ".toml"));
+  config.model.input =
+      name == "mnist" ? std::array<int64_t, 3>{1, 28, 28} : std::array<int64_t, 3>{3, 32, 32};
+  config.model.num_classes = 10;
+  for (auto& layer : config.model.layers) {
+    if (layer.type == LayerType::kDropout) layer.rate = 0;  // masks differ between devices
+  }
+  return config.model;
+}
+
+// cuDNN and cuBLAS may compute float32 convolutions and products in TF32 (10-bit mantissa);
+// parity is checked in full float32.
+struct FullFloat32 {
+  bool cudnn = at::globalContext().allowTF32CuDNN();
+  bool cublas = at::globalContext().allowTF32CuBLAS();
+  FullFloat32() {
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
+  ~FullFloat32() {
+    at::globalContext().setAllowTF32CuDNN(cudnn);
+    at::globalContext().setAllowTF32CuBLAS(cublas);
+  }
+};
+
+double max_relative_difference(const torch::Tensor& cpu, const torch::Tensor& gpu) {
+  const auto a = cpu.to(torch::kFloat64), b = gpu.to(torch::kCPU).to(torch::kFloat64);
+  return ((a - b).abs().max() / (a.abs().max() + 1e-12)).item<double>();
+}
+
+// One forward/backward step of the study's CIFAR-10 model on the same weights and batch: loss,
+// every gradient and every weight after an Adam step agree between CPU and GPU.
+TEST(CudaTest, OneStepMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  FullFloat32 full;
+  torch::manual_seed(0);
+  Network cpu(model("cifar10"));
+  Network gpu(model("cifar10"));
+  {
+    torch::NoGradGuard no_grad;
+    auto source = cpu->named_parameters();
+    for (auto& item : gpu->named_parameters()) item.value().copy_(source[item.key()]);
+  }
+  gpu->to(kGpu);
+  const auto images = torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8);
+  const auto labels = torch::randint(0, 10, {64}, torch::kInt64);
+  const OptimizerOptions adam = OptimizerOptions().lr(0.003);
+  auto cpu_optimizer = make_optimizer(adam, cpu->parameters());
+  auto gpu_optimizer = make_optimizer(adam, gpu->parameters());
+  MultiTensorStep gpu_step(*gpu_optimizer, adam);
+  const auto loss_of = [&](Network& network, const torch::Device& device) {
+    network->train();
+    return torch::nn::functional::cross_entropy(
+        network->forward(to_network_input(images.to(device), {})), labels.to(device));
+  };
+  const auto cpu_loss = loss_of(cpu, torch::kCPU);
+  const auto gpu_loss = loss_of(gpu, kGpu);
+  EXPECT_LT(max_relative_difference(cpu_loss, gpu_loss), 1e-5);
+  cpu_loss.backward();
+  gpu_loss.backward();
+  auto gpu_parameters = gpu->named_parameters();
+  for (const auto& item : cpu->named_parameters()) {
+    EXPECT_LT(max_relative_difference(item.value().grad(), gpu_parameters[item.key()].grad()), 1e-3)
+        << item.key();
+  }
+  cpu_optimizer->step();
+  gpu_step.step(adam.lr());
+  for (const auto& item : cpu->named_parameters()) {
+    EXPECT_LT(max_relative_difference(item.value(), gpu_parameters[item.key()]), 1e-4)
+        << item.key();
+  }
+  RecordProperty("gpu_step", gpu_step.fused() ? "fused" : "foreach");
+}
+
+// The fused kernels (or the multi-tensor fallback) update as torch::optim does, on the GPU.
+TEST(CudaTest, MultiTensorStepMatchesTorchOptimizerOnTheGpu) {
+  SKIP_WITHOUT_CUDA();
+  for (const auto& options :
+       {OptimizerOptions().lr(0.01).weight_decay(0.01),
+        OptimizerOptions().kind(OptimizerKind::kAdamW).lr(0.01).weight_decay(0.05),
+        OptimizerOptions().kind(OptimizerKind::kSgd).lr(0.1).nesterov(true)}) {
+    torch::manual_seed(1);
+    std::vector<torch::Tensor> a, b;
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{32, 16, 3, 3}, {32}, {10, 512}}) {
+      const auto value = torch::randn(shape, torch::TensorOptions().device(kGpu));
+      a.push_back(value.clone().requires_grad_(true));
+      b.push_back(value.clone().requires_grad_(true));
+    }
+    auto reference = make_optimizer(options, a);
+    auto optimizer = make_optimizer(options, b);
+    MultiTensorStep step(*optimizer, options);
+    for (int i = 0; i < 4; ++i) {
+      for (std::size_t k = 0; k < a.size(); ++k) {
+        const auto grad = torch::randn_like(a[k]);
+        a[k].mutable_grad() = grad.clone();
+        b[k].mutable_grad() = grad.clone();
+      }
+      reference->step();
+      step.step(options.lr());
+    }
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      EXPECT_LT(max_relative_difference(a[k].detach().cpu(), b[k].detach()), 1e-5)
+          << optimizer_name(options.kind()) << " parameter " << k
+          << (step.fused() ? " (fused)" : " (foreach)");
+    }
+  }
+}
+
+Dataset random_images(int64_t n, const std::array<int64_t, 3>& shape) {
+  torch::manual_seed(2);
+  return Dataset{torch::randint(0, 256, {n, shape[0], shape[1], shape[2]}, torch::kUInt8),
+                 torch::randint(0, 10, {n}, torch::kInt64),
+                 {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}};
+}
+
+// Steps replayed from a CUDA graph train as steps run one operation at a time: the same
+// weights after two epochs (to cuDNN's rounding), the same number of optimizer steps.
+TEST(CudaTest, GraphReplayTrainsAsEagerSteps) {
+  SKIP_WITHOUT_CUDA();
+  FullFloat32 full;
+  const Dataset train = random_images(64 * 6 + 20, {1, 28, 28});  // a short last batch too
+  std::vector<std::vector<torch::Tensor>> weights;
+  std::vector<std::string> modes;
+  for (bool graphs : {false, true}) {
+    torch::manual_seed(3);
+    Trainer trainer(
+        Network(model("mnist")),
+        TrainerOptions().epochs(2).batch_size(64).device("cuda").cuda_graphs(graphs).precision(
+            Precision::kFloat32),
+        "");
+    trainer.fit(train, {}, {});
+    modes.push_back(trainer.step_mode());
+    weights.emplace_back();
+    for (const auto& p : trainer.network()->parameters())
+      weights.back().push_back(p.detach().cpu());
+    EXPECT_EQ(trainer.state().global_step, 14);
+  }
+  EXPECT_NE(modes[0].find("eager"), std::string::npos) << modes[0];
+  if (modes[1].find("fused") != std::string::npos) {
+    EXPECT_EQ(modes[1], "cuda-graph+fused");  // recorded where LibTorch has the fused kernels
+  }
+  for (std::size_t k = 0; k < weights[0].size(); ++k) {
+    EXPECT_LT(max_relative_difference(weights[0][k], weights[1][k]), 1e-3) << k;
+  }
+  RecordProperty("graph_mode", modes[1]);
+}
+
+// A checkpoint written on the GPU loads on the CPU with the same weights, and a run resumed on
+// the CPU from it and then on the GPU again trains on.
+TEST(CudaTest, CheckpointsMoveBetweenGpuAndCpu) {
+  SKIP_WITHOUT_CUDA();
+  TempDir dir;
+  const Dataset train = random_images(200, {1, 28, 28});
+  const auto options =
+      TrainerOptions().epochs(1).batch_size(50).device("cuda").optimizer(OptimizerOptions());
+  torch::manual_seed(4);
+  Trainer on_gpu(Network(model("mnist")), options, dir.path());
+  on_gpu.fit(train, {}, {});
+  Network on_cpu(model("mnist"));
+  load_checkpoint(dir / "checkpoints" / "last.pt", *on_cpu, nullptr);
+  auto gpu_parameters = on_gpu.network()->named_parameters();
+  for (const auto& item : on_cpu->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), gpu_parameters[item.key()].detach().cpu()))
+        << item.key();
+  }
+  Trainer resumed_cpu(Network(model("mnist")), TrainerOptions(options).epochs(2).device("cpu"),
+                      dir.path());
+  ASSERT_TRUE(resumed_cpu.resume());
+  EXPECT_EQ(resumed_cpu.fit(train, {}, {}), FitStatus::kCompleted);
+  EXPECT_EQ(resumed_cpu.state().global_step, 8);
+  Trainer resumed_gpu(Network(model("mnist")), TrainerOptions(options).epochs(3), dir.path());
+  ASSERT_TRUE(resumed_gpu.resume());
+  EXPECT_TRUE(resumed_gpu.network()->parameters().front().is_cuda());
+  EXPECT_EQ(resumed_gpu.fit(train, {}, {}), FitStatus::kCompleted);
+  EXPECT_EQ(resumed_gpu.state().global_step, 12);
+  for (const auto& p : resumed_gpu.network()->parameters()) {
+    EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  }
+}
+
+// The study's MNIST model, trained on the GPU as `cnnlab train --device cuda` does, reaches the
+// study's test accuracy (0.9920) in its five epochs.
+TEST(CudaTest, MnistOnTheGpuReachesTheStudysAccuracy) {
+  SKIP_WITHOUT_CUDA();
+  const char* data = std::getenv("CNNLAB_DATA");
+  if (data == nullptr || !fs::exists(fs::path(data) / "mnist")) {
+    GTEST_SKIP() << "CNNLAB_DATA does not hold mnist/";
+  }
+  TempDir dir;
+  RunConfig config =
+      load_config_file(fs::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml", {"train.device=cuda"});
+  const RunResult result = train_run(config, DataRoot{data, "$CNNLAB_DATA"}, dir / "run");
+  ASSERT_EQ(result.status, FitStatus::kCompleted);
+  EXPECT_GE(result.test.accuracy, 0.992);
+  RecordProperty("test_accuracy", std::to_string(result.test.accuracy));
+  RecordProperty("train_seconds", std::to_string(result.train_seconds));
+  // The run evaluates the same on the CPU.
+  LoadedRun run = load_run(dir / "run", "last", "cpu");
+  const Dataset test = load_test_set(run.config.data, DataRoot{data, "$CNNLAB_DATA"});
+  EXPECT_NEAR(evaluate(run.network, test, run.normalization, 1000, Precision::kFloat32).accuracy,
+              result.test.accuracy, 0.002);
+}
+
+}  // namespace
+}  // namespace cnnlab
