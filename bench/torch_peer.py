@@ -7,7 +7,12 @@ the same optimizer, batch and threads, channels-last memory, bfloat16 through to
 images already in memory as uint8 tensors, converted per batch as cnnlab does.
 
   torch_peer.py --model model.json --batch 64 --precision fp32 --seconds 3   throughput (JSON)
+  torch_peer.py --model model.json --batch 64 --device cuda                on a GPU (JSON)
   torch_peer.py --model model.json --parity parity.pt                      loss check (JSON)
+
+On a GPU the peer is what a careful PyTorch user writes: images on the GPU as uint8, cuDNN
+autotuning on, PyTorch's default optimizer implementation there (multi-tensor), bfloat16 through
+torch.autocast("cuda"), and the loss read back every 50 steps rather than after each.
 """
 import argparse
 import json
@@ -75,7 +80,7 @@ class Net(nn.Module):
         return x
 
     def l2_penalty(self):
-        total = torch.zeros(())
+        total = 0.0  # no extra kernels for a model without l2 terms
         for layer in self.layers:
             if layer["l2"] > 0 and layer["type"] in ("conv2d", "dense"):
                 total = total + layer["l2"] * getattr(self, layer["name"]).weight.pow(2).sum()
@@ -159,6 +164,53 @@ def throughput(description, batch, precision, seconds, warmup, channels_last, pr
             "channels_last": channels_last, "torch": torch.__version__}
 
 
+def gpu_throughput(description, batch, precision, seconds, warmup, device):
+    """Images per second on a GPU: `warmup` steps, then timed steps until `seconds` have passed,
+    timed between two waits for the GPU (steps are asynchronous: per-step clocks mean nothing)."""
+    torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True
+    memory_format = torch.channels_last
+    model = Net(description).to(device=device, memory_format=memory_format)
+    optimizer = make_optimizer(description["optimizer"], model.parameters())
+    n = batch * 256
+    images = torch.randint(0, 256, (n, *description["input"]), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 10, (n,), device=device)
+    smoothing = description["label_smoothing"]
+    model.train()
+    read_every = 50
+
+    def step(i, running):
+        begin = (i * batch) % n
+        x = images[begin:begin + batch].float().div_(255).contiguous(memory_format=memory_format)
+        y = labels[begin:begin + batch]
+        optimizer.zero_grad()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=smoothing) + model.l2_penalty()
+        loss.backward()
+        optimizer.step()
+        return running + loss.detach()
+
+    running = torch.zeros((), device=device)
+    for i in range(warmup):
+        running = step(i, running)
+    running.item()
+    start = time.perf_counter()
+    steps = 0
+    while True:
+        running = step(warmup + steps, running)
+        steps += 1
+        if steps % read_every == 0:
+            running.item()  # waits for the GPU
+            if time.perf_counter() - start >= seconds:
+                break
+    elapsed = time.perf_counter() - start
+    return {"tool": "pytorch", "batch": batch, "precision": precision, "device": device,
+            "gpu": torch.cuda.get_device_name(), "steps": steps,
+            "images_per_s": steps * batch / elapsed, "step_ms_median": 1000 * elapsed / steps,
+            "channels_last": True, "torch": torch.__version__}
+
+
 def parity(description, path):
     """Losses of the same weights on the same batch, before and after one optimizer step, as
     cnnlab computed them (train_bench --parity). Dropout is off on both sides."""
@@ -203,6 +255,7 @@ def main():
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--profile", help="write a Chrome trace of the steps to this file")
     parser.add_argument("--parity", help="check the losses of a train_bench --parity file")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -210,6 +263,9 @@ def main():
         description = json.load(f)
     if args.parity:
         result = parity(description, args.parity)
+    elif args.device != "cpu":
+        result = gpu_throughput(description, args.batch, args.precision, args.seconds,
+                                max(args.warmup, 20), args.device)
     else:
         result = throughput(description, args.batch, args.precision, args.seconds, args.warmup,
                             not args.no_channels_last, args.profile)

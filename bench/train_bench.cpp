@@ -7,7 +7,10 @@
 //   train_bench --config F --target 0.992                                time to test accuracy
 // Each prints one JSON object on stdout.
 #include <fmt/format.h>
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
 #include <torch/csrc/autograd/profiler_legacy.h>
+#define CNNLAB_HAS_RECORD_PROFILE 1
+#endif
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +23,7 @@
 #include "cnnlab/data/data_root.h"
 #include "cnnlab/error.h"
 #include "cnnlab/models/summary.h"
+#include "cnnlab/training/device.h"
 #include "cnnlab/training/evaluate.h"
 #include "cnnlab/training/run.h"
 #include "cnnlab/training/trainer.h"
@@ -115,40 +119,72 @@ json throughput(RunConfig config, int64_t batch, int64_t warmup, double seconds,
   torch::manual_seed(config.train.seed());
   Trainer trainer(Network(config.model), options, {});
 
-  std::vector<Clock::time_point> marks;
+  // On a GPU the steps' metrics arrive in groups (every sync_every_steps steps, after a wait
+  // for the GPU): a group's time is when its last step finished, so time is measured between
+  // groups, each counting the steps it brought.
+  struct Group {
+    Clock::time_point time;
+    int64_t last_step;
+  };
+  std::vector<Group> groups;
   TrainerCallbacks callbacks;
-  callbacks.on_step_end = [&](const StepEvent&) { marks.push_back(Clock::now()); };
+  callbacks.on_step_end = [&](const StepEvent& event) {
+    const auto now = Clock::now();
+    if (!groups.empty() && seconds_between(groups.back().time, now) < 1e-3 &&
+        event.global_step == groups.back().last_step + 1 && trainer.device().is_cuda()) {
+      groups.back().last_step = event.global_step;
+    } else {
+      groups.push_back({now, event.global_step});
+    }
+  };
+  const auto first_timed = [&]() -> std::size_t {
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      if (groups[i].last_step >= warmup) return i;
+    }
+    return groups.size();
+  };
   callbacks.stop_requested = [&] {
-    const auto n = static_cast<int64_t>(marks.size());
-    return n > warmup && seconds_between(marks[warmup], marks.back()) >= seconds;
+    const std::size_t first = first_timed();
+    return first + 1 < groups.size() &&
+           seconds_between(groups[first].time, groups.back().time) >= seconds;
   };
   {
+#ifdef CNNLAB_HAS_RECORD_PROFILE
     std::unique_ptr<torch::autograd::profiler::RecordProfile> recording;
     if (!profile.empty()) {
       recording = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
     }
+#else
+    if (!profile.empty()) throw ConfigError("--profile: this LibTorch has no legacy profiler");
+#endif
     trainer.fit(train, Dataset{}, Normalization{}, callbacks);
   }
 
-  const int64_t steps = static_cast<int64_t>(marks.size()) - warmup - 1;
+  const std::size_t first = first_timed();
+  if (first + 1 >= groups.size()) throw ConfigError("--seconds: too short to time a step");
   std::vector<double> step_seconds;
-  for (std::size_t i = warmup + 1; i < marks.size(); ++i) {
-    step_seconds.push_back(seconds_between(marks[i - 1], marks[i]));
+  for (std::size_t i = first + 1; i < groups.size(); ++i) {
+    const double steps = static_cast<double>(groups[i].last_step - groups[i - 1].last_step);
+    step_seconds.push_back(seconds_between(groups[i - 1].time, groups[i].time) / steps);
   }
-  const double elapsed = seconds_between(marks[warmup], marks.back());
+  const int64_t steps = groups.back().last_step - groups[first].last_step;
+  const double elapsed = seconds_between(groups[first].time, groups.back().time);
   const double images_per_s = static_cast<double>(steps * batch) / elapsed;
   const double train_flops = 3.0 * static_cast<double>(forward_flops(config.model));
-  return {{"tool", "cnnlab"},
-          {"batch", batch},
-          {"augment", options.augment().enabled()},
-          {"prefetch", options.prefetch()},
-          {"precision", precision_name(resolve_precision(config.train.precision()))},
-          {"threads", torch::get_num_threads()},
-          {"steps", steps},
-          {"images_per_s", images_per_s},
-          {"step_ms_median", 1000 * median(step_seconds)},
-          {"train_gflop_per_image", train_flops / 1e9},
-          {"achieved_gflops", images_per_s * train_flops / 1e9}};
+  return {
+      {"tool", "cnnlab"},
+      {"batch", batch},
+      {"augment", options.augment().enabled()},
+      {"prefetch", options.prefetch()},
+      {"precision", precision_name(resolve_precision(config.train.precision(), trainer.device()))},
+      {"device", device_description(trainer.device())},
+      {"step_mode", trainer.step_mode()},
+      {"threads", torch::get_num_threads()},
+      {"steps", steps},
+      {"images_per_s", images_per_s},
+      {"step_ms_median", 1000 * median(step_seconds)},
+      {"train_gflop_per_image", train_flops / 1e9},
+      {"achieved_gflops", images_per_s * train_flops / 1e9}};
 }
 
 double matmul_gflops(torch::ScalarType dtype, int64_t n) {
@@ -264,19 +300,22 @@ json time_to_accuracy(RunConfig config, const std::string& data_dir,
     }
   };
   trainer.fit(data.train, data.validation, data.normalization, callbacks);
-  return {{"targets", reached},
-          {"train_seconds", train_seconds},
-          {"final_test_accuracy", accuracy},
-          {"precision", precision_name(resolve_precision(config.train.precision()))},
-          {"threads", torch::get_num_threads()},
-          {"epochs", epochs}};
+  return {
+      {"targets", reached},
+      {"train_seconds", train_seconds},
+      {"final_test_accuracy", accuracy},
+      {"precision", precision_name(resolve_precision(config.train.precision(), trainer.device()))},
+      {"device", device_description(trainer.device())},
+      {"step_mode", trainer.step_mode()},
+      {"threads", torch::get_num_threads()},
+      {"epochs", epochs}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cnnlab training benchmark (run through bench/run)"};
-  std::string config_path, parity_out, precision, data_dir, profile;
+  std::string config_path, parity_out, precision, data_dir, profile, device;
   std::vector<std::string> overrides;
   int64_t batch = 64, warmup = 5;
   int threads = 0;
@@ -287,6 +326,7 @@ int main(int argc, char** argv) {
   app.add_option("-s,--set", overrides, "Override a config option (repeatable)");
   app.add_option("--batch", batch, "Batch size");
   app.add_option("--precision", precision, "auto, fp32 or bf16 (default: the config's)");
+  app.add_option("--device", device, "cpu, cuda, cuda:N or auto (default: the config's)");
   app.add_option("-j,--threads", threads, "LibTorch threads (0: one per core)");
   app.add_option("--warmup", warmup, "Untimed steps first");
   app.add_option("--seconds", seconds, "Timed training time");
@@ -307,6 +347,7 @@ int main(int argc, char** argv) {
     }
     if (config_path.empty()) throw ConfigError("--config: a config file is needed");
     if (!precision.empty()) overrides.push_back("train.precision=" + precision);
+    if (!device.empty()) overrides.push_back("train.device=" + device);
     if (!targets.empty()) {
       const RunConfig config = load_config_file(config_path, overrides);
       fmt::print("{}\n", time_to_accuracy(config, data_dir, targets).dump());

@@ -18,7 +18,8 @@ struct CudaGraph::Impl {
   at::cuda::CUDAGraph graph;
 };
 
-CudaGraph::CudaGraph(const std::function<void(bool recording)>& work)
+CudaGraph::CudaGraph(const std::function<void(bool recording)>& work,
+                     const std::function<void()>& before_recording)
     : impl_(std::make_unique<Impl>()) {
   // CUDA records only on a stream other than the default one; the side stream starts after the
   // work queued so far and the default stream continues after the recording.
@@ -29,6 +30,7 @@ CudaGraph::CudaGraph(const std::function<void(bool recording)>& work)
     work(false);
   }
   torch::cuda::synchronize();
+  if (before_recording) before_recording();
   // Autocast's cache of cast weights would hand the graph tensors freed after recording.
   const bool cache = at::autocast::is_autocast_cache_enabled();
   at::autocast::set_autocast_cache_enabled(false);
@@ -59,7 +61,8 @@ void CudaGraph::replay() { impl_->graph.replay(); }
 
 struct CudaGraph::Impl {};
 
-CudaGraph::CudaGraph(const std::function<void(bool recording)>& /*work*/) {
+CudaGraph::CudaGraph(const std::function<void(bool recording)>& /*work*/,
+                     const std::function<void()>& /*before_recording*/) {
   TORCH_CHECK(false, "CUDA graphs need cnnlab built against a CUDA LibTorch");
 }
 

@@ -224,7 +224,8 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::run_step(const torch::Tensor& x
     graph_->lr.fill_(lr);
     graph_->graph->replay();
     multi_tensor_->count_replayed_step();
-    return {graph_->loss.clone(), graph_->correct.clone()};
+    // The caller copies these out before the next replay overwrites them.
+    return {graph_->loss, graph_->correct};
   }
   // A few eager steps first: cuDNN's algorithm search and the memory pool settle before the
   // step is recorded.
@@ -236,15 +237,21 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::run_step(const torch::Tensor& x
     GraphStep* g = step.get();
     bool warmed_up = false;
     try {
-      step->graph = std::make_unique<CudaGraph>([&, g](bool recording) {
-        auto [loss, correct] = forward_backward(g->x, g->y);
-        multi_tensor_->step(g->lr, /*count_on_host=*/!recording);
-        g->loss = loss;
-        g->correct = correct;
-        if (!recording) warmed_up = true;
-      });
+      step->graph = std::make_unique<CudaGraph>(
+          [&, g](bool recording) {
+            auto [loss, correct] = forward_backward(g->x, g->y);
+            multi_tensor_->step(g->lr, /*count_on_host=*/!recording);
+            g->loss = loss;
+            g->correct = correct;
+            if (!recording) warmed_up = true;
+          },
+          [&] {
+            // The warm-up's gradients go before recording, so that the recorded step allocates
+            // its own.
+            for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
+          });
       // Recording ran the step once (its warm-up) on this batch: that was this step.
-      auto result = std::make_pair(g->loss.clone(), g->correct.clone());
+      auto result = std::make_pair(g->loss, g->correct);
       graph_ = std::move(step);
       return result;
     } catch (const c10::Error& e) {
@@ -256,7 +263,7 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::run_step(const torch::Tensor& x
                  torch_error_message(e));
       for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
       // The warm-up stepped on this batch before the recording failed.
-      return {g->loss.clone(), g->correct.clone()};
+      return {g->loss, g->correct};
     }
   }
   auto result = forward_backward(x, y);
@@ -345,7 +352,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     const int64_t epoch = state_.epoch;
     if (callbacks.on_epoch_begin)
       callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
-    const auto order = epoch_order(epoch, n).to(train.images.device());
+    const auto order = epoch_order(epoch, n).to(train.images.device(), /*non_blocking=*/true);
     const auto start = Clock::now();
     const double seconds_before = state_.epoch_seconds;
     const auto epoch_seconds = [&] { return seconds_before + seconds_since(start); };

@@ -12,10 +12,11 @@ namespace cnnlab {
 class CudaGraph {
  public:
   /// Runs `work(false)` once on a side stream, which warms up what the first run of each
-  /// operation sets up (cuDNN's algorithm search, library handles, the memory pool), then records
-  /// `work(true)` without running it. Waits for the GPU before and after. Throws c10::Error when
-  /// the recording fails, or where cnnlab has no CUDA.
-  explicit CudaGraph(const std::function<void(bool recording)>& work);
+  /// operation sets up (cuDNN's algorithm search, library handles, the memory pool), then
+  /// `before_recording()`, then records `work(true)` without running it. Waits for the GPU before
+  /// and after. Throws c10::Error when the recording fails, or where cnnlab has no CUDA.
+  CudaGraph(const std::function<void(bool recording)>& work,
+            const std::function<void()>& before_recording);
   ~CudaGraph();
   CudaGraph(const CudaGraph&) = delete;
   CudaGraph& operator=(const CudaGraph&) = delete;

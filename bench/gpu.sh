@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# cnnlab on a CUDA GPU in one go: builds cnnlab against the CUDA LibTorch that python3's PyTorch
+# ships, runs the GPU tests, then the GPU benchmark against PyTorch from Python (images/s of the
+# study's models at batch 64 and 512 in fp32 and bf16, and MNIST's time to 0.995 test accuracy).
+# Results go to OUT_DIR (default bench/results/gpu): build.log, tests.log, cuda-tests.json,
+# bench.log, gpu.json.
+#   bench/gpu.sh [--quick] [--skip-build]
+# The machine needs g++, CMake, ninja and python3 with a CUDA PyTorch. Dependencies it lacks come
+# from gpu-bundle/ (bench/gpu-bundle.sh packs them on a machine where scripts/setup.sh ran).
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${OUT_DIR:-$root/bench/results/gpu}"
+bundle="$root/gpu-bundle"
+build="$root/build-gpu"
+quick=0 skip_build=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --skip-build) skip_build=1 ;;
+    *) echo "gpu.sh: unknown option $arg (expected --quick or --skip-build)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+started=$(date +%s)
+say() { echo "[gpu.sh $(( $(date +%s) - started ))s] $*"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
+say "GPU: $(cat "$out/gpu.txt")"
+torch_prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" || {
+  say "python3 has no PyTorch"; exit 1; }
+say "PyTorch $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda)')"
+
+if [ "$skip_build" = 0 ]; then
+  prefixes="$torch_prefix"
+  if [ -d "$bundle" ]; then
+    if [ ! -f /tmp/cnnlab-gtest/include/gtest/gtest.h ]; then
+      cmake -S "$bundle/googletest" -B /tmp/cnnlab-gtest-build -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/tmp/cnnlab-gtest > "$out/gtest.log" 2>&1 &&
+        cmake --build /tmp/cnnlab-gtest-build --target install >> "$out/gtest.log" 2>&1 ||
+        say "GoogleTest did not build (see gtest.log)"
+    fi
+    prefixes="$prefixes;$bundle;/tmp/cnnlab-gtest"
+  fi
+  say "configuring"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$prefixes" -DCNNLAB_WEB_MODULES="$bundle/web/node_modules" \
+    > "$out/build.log" 2>&1 || { say "configure failed"; tail -40 "$out/build.log"; exit 1; }
+  say "building"
+  # -k 0: everything that compiles is built, and every error is in the log.
+  ninja -C "$build" -k 0 train_bench cnnlab_tests cnnlab >> "$out/build.log" 2>&1 ||
+    { say "build failed:"; grep -E "error|Error" -A5 "$out/build.log" | head -80; }
+fi
+
+export CNNLAB_DATA="${CNNLAB_DATA:-$bundle/data}"
+if [ -x "$build/tests/cnnlab_tests" ]; then
+  say "GPU tests"
+  "$build/tests/cnnlab_tests" \
+    --gtest_filter='CudaTest.*:DeviceTest.*:MultiTensorStepTest.*:DeferredMetricsTest.*' \
+    --gtest_output="json:$out/cuda-tests.json" > "$out/tests.log" 2>&1
+  say "tests exit $?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |OK \]|FAILED  \]|Failure|rror" "$out/tests.log" | head -40
+fi
+if [ -x "$build/bench/train_bench" ]; then
+  say "benchmark"
+  args=(--build-dir "$build" --out "$out/gpu.json")
+  [ "$quick" = 1 ] && args+=(--quick)
+  python3 "$root/bench/gpu_compare.py" "${args[@]}" 2> "$out/bench.log"
+  say "benchmark exit $?"; tail -5 "$out/bench.log"
+fi
+say "done"
