@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
@@ -13,7 +14,9 @@
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/training/device.h"
+#include "cnnlab/training/distributed.h"
 #include "cnnlab/training/run.h"
+#include "launcher.h"
 #include "progress_bar.h"
 
 namespace cnnlab::cli {
@@ -257,11 +260,46 @@ int study_command(const StudyArgs& args) {
   return finish_experiment(run_study(spec, dir, root, args.quick, callbacks, extra), again);
 }
 
+// The process group of a distributed run started by --nproc or torchrun (null: one process).
+// Ranks other than 0 print nothing on standard output.
+std::shared_ptr<ProcessGroup> join_process_group() {
+  const auto options = distributed_from_environment();
+  if (!options || options->world_size == 1) return nullptr;
+  auto group = std::make_shared<ProcessGroup>(*options);
+  if (group->rank() > 0) std::freopen("/dev/null", "w", stdout);
+  return group;
+}
+
+int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& group);
+
 int train_command(const TrainArgs& args) {
+  if (args.nproc > 1 && std::getenv("WORLD_SIZE") == nullptr) {
+    // The LibTorch threads are shared out among the ranks unless --threads says otherwise.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return launch_ranks(args.nproc, args.command, args.threads < 0, std::max(1, cores / args.nproc),
+                        /*grace_seconds=*/5);
+  }
+  const auto group = join_process_group();
+  try {
+    return train_ranks(args, group);
+  } catch (const Error& e) {
+    if (!group) throw;
+    throw Error(fmt::format("rank {}: {}", group->rank(), e.what()));
+  } catch (const std::exception& e) {
+    if (!group) throw;
+    // A collective failed (Gloo's and LibTorch's errors): another process stopped, hung past
+    // the timeout or cannot be reached.
+    throw Error(fmt::format("rank {}: lost the other processes of the run: {}", group->rank(),
+                            torch_error_message(e)));
+  }
+}
+
+int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& group) {
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
   const DataRoot root = resolve_data_root(args.data_dir);
+  const bool lead = !group || group->rank() == 0;
   if (!args.resume.empty()) {
     if (!args.config.empty() || !args.overrides.empty() || !args.out.empty()) {
       throw ConfigError(
@@ -272,10 +310,10 @@ int train_command(const TrainArgs& args) {
         !fs::exists(fs::path(args.resume) / "checkpoints" / "last.pt")) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
-    const RunResult result =
-        resume_run(args.resume, root, progress_callbacks(bar), loading_callbacks(), args.device);
+    const RunResult result = resume_run(args.resume, root, progress_callbacks(bar),
+                                        loading_callbacks(), args.device, group);
     const int status = print_result(result);
-    return status == kExitOk && !args.no_report
+    return status == kExitOk && !args.no_report && lead
                ? write_run_report(result.run_dir, root, device_of_run(result.run_dir, args.device))
                : status;
   }
@@ -283,18 +321,22 @@ int train_command(const TrainArgs& args) {
   std::vector<std::string> overrides = args.overrides;
   for (auto& o : common_overrides(args.threads, args.precision, args.device, false))
     overrides.push_back(o);
-  const RunConfig config = load_config_file(args.config, overrides);
-  const fs::path run_dir =
+  RunConfig config = load_config_file(args.config, overrides);
+  fs::path run_dir =
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
+  // Every rank trains into the directory rank 0 chose.
+  if (group) run_dir = group->share("cnnlab/run_dir", run_dir.string());
+  config.train.process_group(group);
   const torch::Device device = resolve_device(config.train.device(), "--device");
-  fmt::print("Training '{}' on {} in {} on {}; run directory {}\n", config.name,
+  fmt::print("Training '{}' on {} in {} on {}{}; run directory {}\n", config.name,
              config.data.dataset(),
              precision_name(resolve_precision(config.train.precision(), device)),
-             device_description(device), run_dir.string());
+             device_description(device),
+             group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
   const RunResult result =
       train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
   const int status = print_result(result);
-  return status == kExitOk && !args.no_report
+  return status == kExitOk && !args.no_report && lead
              ? write_run_report(result.run_dir, root, config.train.device())
              : status;
 }

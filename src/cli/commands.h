@@ -23,6 +23,8 @@ struct TrainArgs {
   std::string precision;  // empty: the config's
   std::string device;     // empty: the config's
   bool no_report = false;
+  int nproc = 1;                     // processes of a data-parallel run on this machine
+  std::vector<std::string> command;  // this command line, for the ranks --nproc starts
 };
 
 struct ReportArgs {

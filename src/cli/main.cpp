@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--data-dir", train.data_dir,
                         "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
   add_speed_options(train_cmd, train.threads, train.precision, train.device);
+  train_cmd
+      ->add_option("--nproc", train.nproc,
+                   "Train data-parallel in N processes on this machine (LibTorch's c10d with Gloo; "
+                   "default 1)")
+      ->check(CLI::Range(1, 256));
   train_cmd->add_flag("--no-report", train.no_report,
                       "Do not write report.html into the run directory at the end");
 
@@ -125,6 +130,7 @@ int main(int argc, char** argv) {
                       "path in about a minute");
 
   CLI11_PARSE(app, argc, argv);
+  train.command.assign(argv, argv + argc);
 
   try {
     if (*train_cmd) return train_command(train);

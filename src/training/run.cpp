@@ -76,6 +76,9 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   }
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (status != FitStatus::kCompleted) return result;
+  // Rank 0 alone tests and writes the metrics of a distributed run.
+  const auto& group = config.train.process_group();
+  if (group && group->rank() != 0) return result;
   result.test = evaluate(trainer.network(), data.test, data.normalization,
                          config.train.eval_batch_size(), config.train.precision());
   const nlohmann::json metrics = {
@@ -134,15 +137,20 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
   LoadedData data = load_data(config.data, root, loading);
   bind_to_dataset(config, data);
   Network network = build_network(config);
-  ensure_writable_directory(run_dir);
-  if (fs::exists(run_dir / kConfigFile)) {
-    throw IoError(
-        fmt::format("{}: already holds a run; choose another --out, or continue it with "
-                    "--resume {}",
-                    run_dir.string(), run_dir.string()));
+  const auto& group = config.train.process_group();
+  if (!group || group->rank() == 0) {
+    ensure_writable_directory(run_dir);
+    if (fs::exists(run_dir / kConfigFile)) {
+      throw IoError(
+          fmt::format("{}: already holds a run; choose another --out, or continue it with "
+                      "--resume {}",
+                      run_dir.string(), run_dir.string()));
+    }
+    write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
+    write_file_atomically(run_dir / kConfigFile, to_toml(config));
   }
-  write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
-  write_file_atomically(run_dir / kConfigFile, to_toml(config));
+  // The other processes start once rank 0 has the run directory ready (or fail when it failed).
+  if (group) group->share("cnnlab/run_ready", "yes");
   Trainer trainer(network, config.train, run_dir);
   const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
   return finish(run_dir, config, trainer, data, status);
@@ -150,7 +158,7 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
 
 RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks, const LoadCallbacks& loading,
-                     const std::string& device) {
+                     const std::string& device, std::shared_ptr<ProcessGroup> group) {
   if (!fs::is_regular_file(run_dir / kConfigFile)) {
     throw CheckpointError(
         fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
@@ -171,6 +179,7 @@ RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
                     run_dir.string(), saved_input[0], saved_input[1], saved_input[2],
                     config.model.input[0], config.model.input[1], config.model.input[2]));
   }
+  config.train.process_group(std::move(group));
   Trainer trainer(build_network(config), config.train, run_dir);
   trainer.resume();
   const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);

@@ -114,6 +114,13 @@ Trainer::Trainer(Network network, TrainerOptions options, fs::path run_dir)
       device_(torch::kCPU) {
   validate(options_);
   device_ = resolve_device(options_.device(), "train.device");
+  const auto& group = options_.process_group();
+  if (group && device_.is_cuda()) {
+    throw ConfigError(
+        "train.device: training across processes runs on the CPU (Gloo); use "
+        "--device cpu, or one process for a GPU");
+  }
+  writes_ = !run_dir_.empty() && (!group || group->rank() == 0);
   prepare_device(device_);
   network_->to(device_);
   optimizer_ = make_optimizer(options_.optimizer(), network_->parameters());
@@ -174,8 +181,12 @@ torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor&
   if (options_.augment().enabled()) {
     // Seeded by (seed, step) rather than drawn from a running stream: resuming at any step
     // reproduces the augmentation an uninterrupted run would have drawn.
+    // Each process of a distributed run draws its own stream.
+    const auto rank =
+        static_cast<uint64_t>(options_.process_group() ? options_.process_group()->rank() : 0);
     auto generator = at::detail::createCPUGenerator(options_.seed() * 0x9E3779B97F4A7C15ULL +
-                                                    static_cast<uint64_t>(step) + 0x5DEECE66DULL);
+                                                    static_cast<uint64_t>(step) + 0x5DEECE66DULL +
+                                                    rank * 0x2545F4914F6CDD1DULL);
     x = augment_batch(x, options_.augment(), generator);
   }
   // Images kept on the CPU (a GPU without room for them) travel one batch at a time.
@@ -314,7 +325,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   const int64_t total_steps = steps_per_epoch * options_.epochs();
   const fs::path checkpoint_dir = run_dir_ / "checkpoints";
   HistoryWriter writer;
-  if (!run_dir_.empty()) {
+  if (writes_) {
     fs::create_directories(checkpoint_dir);
     writer.open(run_dir_, &history_);
   }
@@ -337,6 +348,14 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   };
   const Dataset train = on_device(train_set);
   const Dataset validation = on_device(validation_set);
+  ProcessGroup* group = options_.process_group().get();
+  if (group) {
+    // Every process starts from rank 0's weights and statistics; dropout draws its own stream.
+    group->broadcast(network_->parameters());
+    group->broadcast(network_->buffers());
+    torch::manual_seed(options_.seed() * 1000003ULL + static_cast<uint64_t>(state_.global_step) +
+                       static_cast<uint64_t>(group->rank()) * 7919ULL);
+  }
   // Metrics are read every `sync_every` steps (1: at once, before the optimizer steps).
   const int64_t sync_every = options_.nonfinite_loss() == NonFiniteLoss::kSkip ? 1
                              : options_.sync_every_steps() > 0 ? options_.sync_every_steps()
@@ -357,15 +376,20 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     const double seconds_before = state_.epoch_seconds;
     const auto epoch_seconds = [&] { return seconds_before + seconds_since(start); };
     network_->train();
-    bool stop = false;
+    bool stop = false, stop_everywhere = false;
     int64_t skipped = 0;  // batches of this epoch skipped for a non-finite loss (since resuming)
     std::future<torch::Tensor> pending_batch;  // the next step's batch, when prefetching
     while (state_.step_in_epoch < steps_per_epoch) {
       const int64_t begin = state_.step_in_epoch * batch;
-      const auto index = order.slice(0, begin, std::min(begin + batch, n));
+      auto index = order.slice(0, begin, std::min(begin + batch, n));
+      if (group) {
+        // This process's even share of the global batch.
+        const int64_t size = index.size(0), world = group->world_size(), rank = group->rank();
+        index = index.slice(0, size * rank / world, size * (rank + 1) / world);
+      }
       const auto x = pending_batch.valid() ? pending_batch.get()
                                            : training_batch(train, index, norm, state_.global_step);
-      if (options_.prefetch() && !gpu && state_.step_in_epoch + 1 < steps_per_epoch) {
+      if (options_.prefetch() && !gpu && !group && state_.step_in_epoch + 1 < steps_per_epoch) {
         const int64_t next = begin + batch;
         const auto next_index = order.slice(0, next, std::min(next + batch, n));
         pending_batch =
@@ -396,15 +420,33 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
         }
       } else {
         for (auto& parameter : network_->parameters()) parameter.mutable_grad().reset();
-        torch::Tensor logits;
-        {
-          PrecisionGuard guard(options_.precision(), device_);
-          logits = network_->forward(x).to(torch::kFloat32);
+        torch::Tensor logits, loss;
+        double loss_value = 0, correct = 0, seen = static_cast<double>(batch_size);
+        if (group) group->broadcast(network_->buffers());  // DDP's broadcast_buffers
+        if (batch_size > 0) {
+          {
+            PrecisionGuard guard(options_.precision(), device_);
+            logits = network_->forward(x).to(torch::kFloat32);
+          }
+          loss = F::cross_entropy(
+              logits, y, F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing()));
+          if (network_->has_l2()) loss = loss + network_->l2_penalty();
+          loss_value = loss.item<double>();
         }
-        auto loss = F::cross_entropy(
-            logits, y, F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing()));
-        if (network_->has_l2()) loss = loss + network_->l2_penalty();
-        const double loss_value = loss.item<double>();
+        if (group) {
+          // One all-reduce: the batch's loss and accuracy over all processes, and whether any
+          // was asked to stop (all stop after the same step).
+          if (batch_size > 0) correct = logits.argmax(1).eq(y).sum().item<double>();
+          auto totals =
+              torch::tensor({loss_value * static_cast<double>(batch_size), correct, seen,
+                             callbacks.stop_requested && callbacks.stop_requested() ? 1.0 : 0.0},
+                            torch::kFloat64);
+          group->all_reduce_sum(totals);
+          seen = totals[2].item<double>();
+          loss_value = totals[0].item<double>() / seen;
+          correct = totals[1].item<double>();
+          stop_everywhere = totals[3].item<double>() > 0;
+        }
         const bool finite = std::isfinite(loss_value);
         if (!finite && options_.nonfinite_loss() == NonFiniteLoss::kStop) {
           throw DivergenceError(fmt::format(
@@ -413,14 +455,22 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
               "train.nonfinite_loss = \"skip\" to skip such batches instead.)",
               epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
         }
-        double correct = 0;
         if (finite) {
-          loss.backward();
+          if (batch_size > 0) loss.backward();
+          if (group) {
+            // Each share's mean gradient, weighted by its size and summed: the gradient of the
+            // whole batch's mean loss.
+            torch::NoGradGuard no_grad;
+            for (auto& p : network_->parameters()) {
+              if (p.grad().defined()) p.mutable_grad().mul_(static_cast<double>(batch_size));
+            }
+            group->all_reduce_gradients(network_->parameters(), seen);
+          }
           optimizer_step(step_lr);
-          correct = logits.argmax(1).eq(y).sum().item<double>();
-          state_.epoch_loss_sum += loss_value * static_cast<double>(batch_size);
+          if (!group) correct = logits.argmax(1).eq(y).sum().item<double>();
+          state_.epoch_loss_sum += loss_value * seen;
           state_.epoch_correct += correct;
-          state_.epoch_seen += batch_size;
+          state_.epoch_seen += static_cast<int64_t>(seen);
         } else {
           ++skipped;
           if (callbacks.on_batch_skipped) {
@@ -434,8 +484,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
         ++state_.step_in_epoch;
         state_.epoch_seconds = epoch_seconds();
 
-        StepRecord record{epoch + 1, state_.global_step, loss_value,
-                          correct / static_cast<double>(batch_size), step_lr};
+        StepRecord record{epoch + 1, state_.global_step, loss_value, correct / seen, step_lr};
         history_.steps.push_back(record);
         if (writer.is_open()) writer.append(record);
         if (callbacks.on_step_end) {
@@ -446,11 +495,11 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                                           state_.epoch_seconds});
         }
       }
-      stop = callbacks.stop_requested && callbacks.stop_requested();
+      stop = group ? stop_everywhere : callbacks.stop_requested && callbacks.stop_requested();
       if (state_.step_in_epoch == steps_per_epoch) break;  // the epoch end saves and stops
       const bool periodic = options_.checkpoint_every_steps() > 0 &&
                             state_.global_step % options_.checkpoint_every_steps() == 0;
-      if ((stop || periodic) && !run_dir_.empty()) {
+      if ((stop || periodic) && writes_) {
         // A checkpoint follows only steps whose losses were read and found finite.
         read_pending(pending, writer, steps_per_epoch, callbacks, epoch_seconds());
         state_.epoch_seconds = epoch_seconds();
@@ -499,7 +548,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     state_.epoch_loss_sum = state_.epoch_correct = 0;
     state_.epoch_seen = 0;
     state_.epoch_seconds = 0;
-    if (!run_dir_.empty()) {
+    if (writes_) {
       write_weight_histograms(run_dir_, record.epoch, *network_);
       // best.pt first: a crash between the two writes then repeats the epoch, which finds the
       // same improvement and writes best.pt again; the other order could leave it stale.

@@ -39,18 +39,19 @@ int64_t apply_thread_setting(int64_t threads);
 void keep_freed_memory();
 
 /// Loads the data, builds the model, trains it into `run_dir` (created; must not hold a run
-/// already) and evaluates it on the test set. When the fit is interrupted, returns with status
-/// kInterrupted and no test metrics; `resume_run` continues it.
+/// already) and evaluates it on the test set. With config.train.process_group, every process
+/// calls this; rank 0 alone creates and writes `run_dir` and tests the model. When the fit is
+/// interrupted, returns with status kInterrupted and no test metrics; `resume_run` continues it.
 /// Throws ConfigError, DatasetNotFoundError, DataFormatError, IoError, DivergenceError.
 RunResult train_run(RunConfig config, const DataRoot& root, const std::filesystem::path& run_dir,
                     const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
 
 /// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml, on
-/// `device` when one is given (else the config's train.device). Throws CheckpointError when there
-/// is nothing to resume.
+/// `device` when one is given (else the config's train.device), across the processes of `group`
+/// when there is one. Throws CheckpointError when there is nothing to resume.
 RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
-                     const std::string& device = "");
+                     const std::string& device = "", std::shared_ptr<ProcessGroup> group = nullptr);
 
 /// A trained model read back from a run directory.
 struct LoadedRun {

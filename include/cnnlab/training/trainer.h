@@ -11,6 +11,7 @@
 #include "cnnlab/models/network.h"
 #include "cnnlab/training/checkpoint.h"
 #include "cnnlab/training/cuda_graph.h"
+#include "cnnlab/training/distributed.h"
 #include "cnnlab/training/history.h"
 #include "cnnlab/training/lr_schedule.h"
 #include "cnnlab/training/optimizer.h"
@@ -70,6 +71,12 @@ struct TrainerOptions {
   /// the fused optimizer kernels of LibTorch 2.x and nonfinite_loss = stop; otherwise, and for an
   /// epoch's last short batch, steps run one operation at a time.
   TORCH_ARG(bool, cuda_graphs) = true;
+  /// Data-parallel training over the processes of this group (null: this process alone), as
+  /// PyTorch's DDP: every global batch of batch_size images is split evenly over the processes,
+  /// gradients are summed over them in buckets (weighted by each share's size, so the update is
+  /// the one a single process makes on the whole batch), batch-norm statistics follow rank 0's
+  /// (DDP's broadcast_buffers), and only rank 0 writes the run directory. CPU only (Gloo).
+  TORCH_ARG(std::shared_ptr<ProcessGroup>, process_group) = nullptr;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -164,6 +171,7 @@ class Trainer {
   std::unique_ptr<MultiTensorStep> multi_tensor_;  // on a GPU
   std::unique_ptr<GraphStep> graph_;
   bool graph_failed_ = false;
+  bool writes_ = true;  // this process writes the run directory (rank 0, or the only process)
   int64_t eager_full_steps_ = 0;  // full-size eager steps on a GPU, before recording a graph
   TrainingState state_;
   History history_;

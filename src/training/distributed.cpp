@@ -1,0 +1,192 @@
+#include "cnnlab/training/distributed.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#ifdef CNNLAB_WITH_DISTRIBUTED
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+#include "cnnlab/error.h"
+
+namespace cnnlab {
+
+namespace {
+
+int64_t integer_variable(const char* name, int64_t low, int64_t high, bool required,
+                         int64_t fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') {
+    if (required) {
+      throw ConfigError(
+          fmt::format("{}: not set (a distributed run needs RANK, WORLD_SIZE, "
+                      "MASTER_ADDR and MASTER_PORT)",
+                      name));
+    }
+    return fallback;
+  }
+  char* end = nullptr;
+  const long long value = std::strtoll(text, &end, 10);
+  if (*end != '\0' || value < low || value > high) {
+    throw ConfigError(
+        fmt::format("{}: expected a whole number in [{}, {}], found '{}'", name, low, high, text));
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<DistributedOptions> distributed_from_environment() {
+  if (std::getenv("WORLD_SIZE") == nullptr) return std::nullopt;
+  DistributedOptions o;
+  o.world_size = integer_variable("WORLD_SIZE", 1, 4096, true, 1);
+  o.rank = integer_variable("RANK", 0, o.world_size - 1, true, 0);
+  o.local_rank = integer_variable("LOCAL_RANK", 0, 4095, false, o.rank);
+  o.master_port = integer_variable("MASTER_PORT", 1, 65535, true, 29500);
+  const char* addr = std::getenv("MASTER_ADDR");
+  if (addr == nullptr || *addr == '\0') {
+    throw ConfigError("MASTER_ADDR: not set (the host name or address of rank 0)");
+  }
+  o.master_addr = addr;
+  o.timeout = std::chrono::seconds(integer_variable("CNNLAB_DIST_TIMEOUT", 1, 86400, false, 120));
+  return o;
+}
+
+#ifdef CNNLAB_WITH_DISTRIBUTED
+
+bool distributed_built() { return true; }
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+ProcessGroup::ProcessGroup(const DistributedOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>()) {
+  const std::string where = fmt::format("{}:{}", options.master_addr, options.master_port);
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<std::uint16_t>(options.master_port);
+    store_options.isServer = options.rank == 0;
+    store_options.numWorkers = static_cast<std::size_t>(options.world_size);
+    store_options.waitWorkers = false;
+    store_options.timeout = options.timeout;
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
+  } catch (const std::exception& e) {
+    throw Error(fmt::format(
+        "{}: rank {} could not {} the rendezvous (MASTER_ADDR:MASTER_PORT) within {} s: {}", where,
+        options.rank, options.rank == 0 ? "serve" : "reach", options.timeout.count(),
+        torch_error_message(e)));
+  }
+  // Every process must agree on the world size: rank 0's is the reference.
+  const std::string world = share("cnnlab/world_size", std::to_string(options.world_size));
+  if (world != std::to_string(options.world_size)) {
+    throw ConfigError(fmt::format("WORLD_SIZE: rank {} was started with {}, rank 0 with {}",
+                                  options.rank, options.world_size, world));
+  }
+  try {
+    auto group_options = c10d::ProcessGroupGloo::Options::create();
+    group_options->timeout = options.timeout;
+    group_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+        options.master_addr == "localhost" ? "127.0.0.1" : options.master_addr));
+    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        impl_->store, static_cast<int>(options.rank), static_cast<int>(options.world_size),
+        group_options);
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: rank {} could not join the other {} process(es) within {} s: {}",
+                            where, options.rank, options.world_size - 1, options.timeout.count(),
+                            torch_error_message(e)));
+  }
+}
+
+std::string ProcessGroup::share(const std::string& key, const std::string& value) {
+  try {
+    if (options_.rank == 0) {
+      impl_->store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+      return value;
+    }
+    const auto bytes = impl_->store->get(key);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}:{}: rank {} heard nothing from rank 0 within {} s: {}",
+                            options_.master_addr, options_.master_port, options_.rank,
+                            options_.timeout.count(), torch_error_message(e)));
+  }
+}
+
+void ProcessGroup::all_reduce_sum(torch::Tensor& values) {
+  std::vector<torch::Tensor> tensors{values};
+  impl_->group->allreduce(tensors)->wait();
+}
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
+  if (tensors.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat{torch::cat([&] {
+    std::vector<torch::Tensor> parts;
+    for (const auto& t : tensors) parts.push_back(t.detach().reshape({-1}).to(torch::kFloat64));
+    return parts;
+  }())};
+  impl_->group->broadcast(flat)->wait();
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.detach().copy_(flat[0].slice(0, offset, offset + n).view(t.sizes()));
+    offset += n;
+  }
+}
+
+void ProcessGroup::all_reduce_gradients(const std::vector<torch::Tensor>& parameters,
+                                        double divisor, int64_t bucket_bytes) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  std::size_t begin = 0;
+  while (begin < grads.size()) {
+    std::size_t end = begin;
+    int64_t bytes = 0;
+    std::vector<torch::Tensor> parts;
+    while (end < grads.size() && (parts.empty() || bytes < bucket_bytes)) {
+      parts.push_back(grads[end].reshape({-1}));
+      bytes += grads[end].numel() * static_cast<int64_t>(grads[end].element_size());
+      ++end;
+    }
+    std::vector<torch::Tensor> bucket{torch::cat(parts)};
+    impl_->group->allreduce(bucket)->wait();
+    bucket[0].div_(divisor);
+    int64_t offset = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      const int64_t n = grads[i].numel();
+      grads[i].copy_(bucket[0].slice(0, offset, offset + n).view(grads[i].sizes()));
+      offset += n;
+    }
+    begin = end;
+  }
+}
+
+#else
+
+bool distributed_built() { return false; }
+
+struct ProcessGroup::Impl {};
+
+ProcessGroup::ProcessGroup(const DistributedOptions& options) : options_(options) {
+  throw ConfigError(
+      "this cnnlab was built without LibTorch's distributed engine (c10d with Gloo); install "
+      "libgloo-dev and rebuild to train across processes");
+}
+std::string ProcessGroup::share(const std::string&, const std::string& value) { return value; }
+void ProcessGroup::all_reduce_sum(torch::Tensor&) {}
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>&) {}
+void ProcessGroup::all_reduce_gradients(const std::vector<torch::Tensor>&, double, int64_t) {}
+
+#endif
+
+ProcessGroup::~ProcessGroup() = default;
+
+}  // namespace cnnlab
