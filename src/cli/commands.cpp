@@ -69,6 +69,11 @@ LoadCallbacks loading_callbacks() {
   return callbacks;
 }
 
+// The exit status of a run, without a word (the ranks of a distributed run but rank 0).
+int exit_status(const RunResult& result) {
+  return result.status == FitStatus::kInterrupted ? kExitInterrupted : kExitOk;
+}
+
 int print_result(const RunResult& result) {
   if (result.status == FitStatus::kInterrupted) {
     fmt::print(stderr,
@@ -312,7 +317,7 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
     }
     const RunResult result = resume_run(args.resume, root, progress_callbacks(bar),
                                         loading_callbacks(), args.device, group);
-    const int status = print_result(result);
+    const int status = lead ? print_result(result) : exit_status(result);
     return status == kExitOk && !args.no_report && lead
                ? write_run_report(result.run_dir, root, device_of_run(result.run_dir, args.device))
                : status;
@@ -335,7 +340,7 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
              group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
   const RunResult result =
       train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
-  const int status = print_result(result);
+  const int status = lead ? print_result(result) : exit_status(result);
   return status == kExitOk && !args.no_report && lead
              ? write_run_report(result.run_dir, root, config.train.device())
              : status;

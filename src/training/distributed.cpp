@@ -89,8 +89,16 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options)
   try {
     auto group_options = c10d::ProcessGroupGloo::Options::create();
     group_options->timeout = options.timeout;
-    group_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-        options.master_addr == "localhost" ? "127.0.0.1" : options.master_addr));
+    // On one machine the ranks talk over loopback; across machines each binds the interface
+    // GLOO_SOCKET_IFNAME names, else the one its own host name resolves to (as PyTorch does).
+    const bool local =
+        options.master_addr == "localhost" || options.master_addr.rfind("127.", 0) == 0;
+    const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
+    group_options->devices.push_back(
+        local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+        : interface != nullptr && *interface != '\0'
+            ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+            : c10d::ProcessGroupGloo::createDefaultDevice());
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         impl_->store, static_cast<int>(options.rank), static_cast<int>(options.world_size),
         group_options);

@@ -2,8 +2,11 @@
 // this machine's loopback interface.
 #include "cnnlab/training/distributed.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +123,7 @@ TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
 pid_t start(const std::string& command, const fs::path& log) {
   const pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);  // a process group of its own, as a terminal gives a command
     const std::string line = command + " > " + log.string() + " 2>&1";
     execl("/bin/sh", "sh", "-c", ("exec " + line).c_str(), static_cast<char*>(nullptr));
     _exit(127);
@@ -197,6 +201,28 @@ TEST(DistributedTest, AHungRankMakesTheOthersStopAfterTheTimeout) {
   EXPECT_NE(log.find("rank 0: lost the other processes"), std::string::npos) << log;
 }
 
+// Ctrl-C stops every rank after the same step and rank 0 saves; `--resume --nproc 2` then ends
+// with the weights of a run never interrupted.
+TEST(DistributedTest, AnInterruptedRunResumes) {
+  SKIP_WITHOUT_DISTRIBUTED();
+  TinyRun setup(/*epochs=*/60);
+  const Outcome whole = run(setup.train(setup.dir / "whole", "--nproc 2"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  std::vector<pid_t> ranks;
+  const pid_t pid = start_long_run(setup, setup.dir / "run.log", "", ranks);
+  ASSERT_EQ(ranks.size(), 2u) << read_text(setup.dir / "run.log");
+  kill(-pid, SIGINT);  // as Ctrl-C does: to the whole process group
+  ASSERT_EQ(wait_for(pid, std::chrono::seconds(30)), 130) << read_text(setup.dir / "run.log");
+  ASSERT_TRUE(fs::exists(setup.dir / "run" / "checkpoints" / "last.pt"));
+  const Outcome resumed = run(kCnnlab + " train --resume " + (setup.dir / "run").string() +
+                              " --data-dir " + setup.data_dir + " --no-report --nproc 2");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto a = weights(setup.dir / "whole"), b = weights(setup.dir / "run");
+  for (const auto& [name, value] : a) {
+    EXPECT_TRUE(torch::allclose(value, b.at(name), 1e-5, 1e-7)) << name;
+  }
+}
+
 TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   SKIP_WITHOUT_DISTRIBUTED();
   TinyRun setup;
@@ -222,6 +248,38 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
             std::string::npos)
       << unreachable.output;
   EXPECT_LT(Clock::now() - begin, std::chrono::seconds(30));
+
+  // Rank 0 cannot serve the rendezvous on a port another program holds.
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string taken = std::to_string(ntohs(address.sin_port));
+  Outcome busy = run("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + taken +
+                     " CNNLAB_DIST_TIMEOUT=2 " + setup.train(out));
+  close(holder);
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.output.find("127.0.0.1:" + taken + ": rank 0 could not serve the rendezvous"),
+            std::string::npos)
+      << busy.output;
+
+  // Processes started with different world sizes: the odd one out says so.
+  const std::string shared_port = std::to_string(29400 + getpid() % 500);
+  const pid_t lead =
+      start("env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
+                " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"),
+            setup.dir / "lead.log");
+  Outcome odd = run("WORLD_SIZE=3 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
+                    " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"));
+  EXPECT_EQ(odd.exit_code, 1);
+  EXPECT_NE(odd.output.find("WORLD_SIZE: rank 1 was started with 3, rank 0 with 2"),
+            std::string::npos)
+      << odd.output;
+  EXPECT_EQ(wait_for(lead, std::chrono::seconds(30)), 1) << read_text(setup.dir / "lead.log");
 }
 
 }  // namespace
