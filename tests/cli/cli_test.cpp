@@ -19,20 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
+using Outcome = testing::CommandOutcome;
 
 Outcome run_cnnlab(const std::string& arguments) {
-  const std::string command = std::string(CNNLAB_BINARY) + " " + arguments + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
+  return testing::run_command(std::string(CNNLAB_BINARY) + " " + arguments);
 }
 
 // A model small enough for 4x4 images, and a data root with a tiny MNIST-style dataset.

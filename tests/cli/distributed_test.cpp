@@ -42,22 +42,8 @@ using testing::TempDir;
   if (!distributed_built()) GTEST_SKIP() << "cnnlab is built without c10d/Gloo (libgloo-dev)"
 #endif
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs cnnlab with `arguments` (environment assignments may come first) and collects its output.
-Outcome run(const std::string& arguments) {
-  const std::string command = arguments + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
+using Outcome = testing::CommandOutcome;
+using testing::run_command;
 
 const std::string kCnnlab = CNNLAB_BINARY;
 
@@ -96,9 +82,9 @@ std::map<std::string, torch::Tensor> weights(const fs::path& run_dir) {
 TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
   SKIP_WITHOUT_DISTRIBUTED();
   TinyRun setup;
-  const Outcome one = run(setup.train(setup.dir / "one", "--threads 1"));
+  const Outcome one = run_command(setup.train(setup.dir / "one", "--threads 1"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
-  const Outcome two = run(setup.train(setup.dir / "two", "--nproc 2"));
+  const Outcome two = run_command(setup.train(setup.dir / "two", "--nproc 2"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find("× 2 processes"), std::string::npos) << two.output;
   // Rank 0 alone printed and wrote the run.
@@ -133,7 +119,8 @@ pid_t start(const std::string& command, const fs::path& log) {
 
 std::vector<pid_t> children(pid_t pid) {
   std::vector<pid_t> found;
-  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+  std::error_code error;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", error)) {
     std::ifstream in(task.path() / "children");
     pid_t child;
     while (in >> child) found.push_back(child);
@@ -151,14 +138,11 @@ int wait_for(pid_t pid, std::chrono::seconds limit) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  const auto orphans = children(pid);
   kill(pid, SIGKILL);
-  for (pid_t child : children(pid)) kill(child, SIGKILL);
+  for (pid_t child : orphans) kill(child, SIGKILL);
+  waitpid(pid, nullptr, 0);
   return -1;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A run long enough to be stopped in the middle, with both ranks started and training.
@@ -174,31 +158,41 @@ pid_t start_long_run(const TinyRun& setup, const fs::path& log, const std::strin
   return pid;
 }
 
-TEST(DistributedTest, AKilledRankStopsTheOthersWithAMessage) {
-  SKIP_WITHOUT_DISTRIBUTED();
+// Starts a long run in 2 processes, sends `signal` to rank 1 once both train, and returns what
+// the launcher printed and its exit code (-1: still running after `limit`, then killed).
+Outcome disturb_rank_1(int signal, const std::string& environment, std::chrono::seconds limit) {
   TinyRun setup(/*epochs=*/400);
   std::vector<pid_t> ranks;
-  const pid_t pid = start_long_run(setup, setup.dir / "run.log", "", ranks);
-  ASSERT_EQ(ranks.size(), 2u) << read_text(setup.dir / "run.log");
-  kill(ranks[1], SIGKILL);
-  EXPECT_EQ(wait_for(pid, std::chrono::seconds(30)), 1);
-  const std::string log = read_text(setup.dir / "run.log");
-  EXPECT_NE(log.find("rank 1 of 2"), std::string::npos) << log;
-  EXPECT_NE(log.find("killed by signal 9"), std::string::npos) << log;
-  EXPECT_NE(log.find("rank 0: lost the other processes"), std::string::npos) << log;
+  const pid_t pid = start_long_run(setup, setup.dir / "run.log", environment, ranks);
+  if (ranks.size() != 2) {
+    wait_for(pid, std::chrono::seconds(0));
+    return {-2, "ranks not found: " + testing::read_file(setup.dir / "run.log")};
+  }
+  kill(ranks[1], signal);
+  const int exit_code = wait_for(pid, limit);
+  return {exit_code, testing::read_file(setup.dir / "run.log")};
 }
 
+TEST(DistributedTest, AKilledRankStopsTheOthersWithAMessage) {
+  SKIP_WITHOUT_DISTRIBUTED();
+  const Outcome outcome = disturb_rank_1(SIGKILL, "", std::chrono::seconds(30));
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+  EXPECT_NE(outcome.output.find("rank 1 of 2"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("killed by signal 9"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("rank 0: lost the other processes"), std::string::npos)
+      << outcome.output;
+}
+
+// Rank 1 stopped (SIGSTOP) hangs every exchange: rank 0 gives up after the timeout, the launcher
+// names it and kills the hung one.
 TEST(DistributedTest, AHungRankMakesTheOthersStopAfterTheTimeout) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup(/*epochs=*/400);
-  std::vector<pid_t> ranks;
-  const pid_t pid = start_long_run(setup, setup.dir / "run.log", "CNNLAB_DIST_TIMEOUT=2", ranks);
-  ASSERT_EQ(ranks.size(), 2u) << read_text(setup.dir / "run.log");
-  kill(ranks[1], SIGSTOP);
-  EXPECT_EQ(wait_for(pid, std::chrono::seconds(40)), 1);
-  const std::string log = read_text(setup.dir / "run.log");
-  EXPECT_NE(log.find("rank 0 of 2"), std::string::npos) << log;
-  EXPECT_NE(log.find("rank 0: lost the other processes"), std::string::npos) << log;
+  const Outcome outcome =
+      disturb_rank_1(SIGSTOP, "CNNLAB_DIST_TIMEOUT=2", std::chrono::seconds(40));
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+  EXPECT_NE(outcome.output.find("rank 0 of 2"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("rank 0: lost the other processes"), std::string::npos)
+      << outcome.output;
 }
 
 // Ctrl-C stops every rank after the same step and rank 0 saves; `--resume --nproc 2` then ends
@@ -206,16 +200,17 @@ TEST(DistributedTest, AHungRankMakesTheOthersStopAfterTheTimeout) {
 TEST(DistributedTest, AnInterruptedRunResumes) {
   SKIP_WITHOUT_DISTRIBUTED();
   TinyRun setup(/*epochs=*/60);
-  const Outcome whole = run(setup.train(setup.dir / "whole", "--nproc 2"));
+  const Outcome whole = run_command(setup.train(setup.dir / "whole", "--nproc 2"));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   std::vector<pid_t> ranks;
   const pid_t pid = start_long_run(setup, setup.dir / "run.log", "", ranks);
-  ASSERT_EQ(ranks.size(), 2u) << read_text(setup.dir / "run.log");
+  ASSERT_EQ(ranks.size(), 2u) << testing::read_file(setup.dir / "run.log");
   kill(-pid, SIGINT);  // as Ctrl-C does: to the whole process group
-  ASSERT_EQ(wait_for(pid, std::chrono::seconds(30)), 130) << read_text(setup.dir / "run.log");
+  ASSERT_EQ(wait_for(pid, std::chrono::seconds(30)), 130)
+      << testing::read_file(setup.dir / "run.log");
   ASSERT_TRUE(fs::exists(setup.dir / "run" / "checkpoints" / "last.pt"));
-  const Outcome resumed = run(kCnnlab + " train --resume " + (setup.dir / "run").string() +
-                              " --data-dir " + setup.data_dir + " --no-report --nproc 2");
+  const Outcome resumed = run_command(kCnnlab + " train --resume " + (setup.dir / "run").string() +
+                                      " --data-dir " + setup.data_dir + " --no-report --nproc 2");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const auto a = weights(setup.dir / "whole"), b = weights(setup.dir / "run");
   for (const auto& [name, value] : a) {
@@ -227,22 +222,22 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   SKIP_WITHOUT_DISTRIBUTED();
   TinyRun setup;
   const auto out = (setup.dir / "bad").string();
-  Outcome rank =
-      run("WORLD_SIZE=2 RANK=5 MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 " + setup.train(out));
+  Outcome rank = run_command("WORLD_SIZE=2 RANK=5 MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 " +
+                             setup.train(out));
   EXPECT_EQ(rank.exit_code, 1);
   EXPECT_NE(rank.output.find("RANK: expected a whole number in [0, 1], found '5'"),
             std::string::npos)
       << rank.output;
   Outcome port =
-      run("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=http " + setup.train(out));
+      run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=http " + setup.train(out));
   EXPECT_NE(port.output.find("MASTER_PORT: expected a whole number"), std::string::npos)
       << port.output;
   // Nobody serves the rendezvous: rank 1 gives up after the timeout, naming where it looked.
   const auto begin = Clock::now();
-  Outcome unreachable =
-      run("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 "
-          "CNNLAB_DIST_TIMEOUT=2 " +
-          setup.train(out));
+  Outcome unreachable = run_command(
+      "WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 "
+      "CNNLAB_DIST_TIMEOUT=2 " +
+      setup.train(out));
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.output.find("127.0.0.1:1: rank 1 could not reach the rendezvous"),
             std::string::npos)
@@ -259,8 +254,8 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   ASSERT_EQ(listen(holder, 1), 0);
   ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
   const std::string taken = std::to_string(ntohs(address.sin_port));
-  Outcome busy = run("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + taken +
-                     " CNNLAB_DIST_TIMEOUT=2 " + setup.train(out));
+  Outcome busy = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + taken +
+                             " CNNLAB_DIST_TIMEOUT=2 " + setup.train(out));
   close(holder);
   EXPECT_EQ(busy.exit_code, 1);
   EXPECT_NE(busy.output.find("127.0.0.1:" + taken + ": rank 0 could not serve the rendezvous"),
@@ -273,13 +268,14 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
       start("env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
                 " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"),
             setup.dir / "lead.log");
-  Outcome odd = run("WORLD_SIZE=3 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
-                    " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"));
+  Outcome odd = run_command("WORLD_SIZE=3 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
+                            " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"));
   EXPECT_EQ(odd.exit_code, 1);
   EXPECT_NE(odd.output.find("WORLD_SIZE: rank 1 was started with 3, rank 0 with 2"),
             std::string::npos)
       << odd.output;
-  EXPECT_EQ(wait_for(lead, std::chrono::seconds(30)), 1) << read_text(setup.dir / "lead.log");
+  EXPECT_EQ(wait_for(lead, std::chrono::seconds(30)), 1)
+      << testing::read_file(setup.dir / "lead.log");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "support/temp_dir.h"
 
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <cstdlib>
@@ -135,6 +136,17 @@ fs::path real_data_root(const std::string& dataset_folder) {
   if (env == nullptr || *env == '\0') return {};
   const fs::path root(env);
   return fs::is_directory(root / dataset_folder) ? root : fs::path();
+}
+
+CommandOutcome run_command(const std::string& command) {
+  CommandOutcome outcome;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return outcome;
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return outcome;
 }
 
 }  // namespace cnnlab::testing

@@ -51,4 +51,12 @@ std::string striped_folder_config(const std::filesystem::path& root, int epochs)
 /// `dataset_folder`.
 std::filesystem::path real_data_root(const std::string& dataset_folder);
 
+/// What a shell command printed (standard output and error together) and its exit code
+/// (128 + the signal for one killed by a signal).
+struct CommandOutcome {
+  int exit_code = -1;
+  std::string output;
+};
+CommandOutcome run_command(const std::string& command);
+
 }  // namespace cnnlab::testing
