@@ -78,6 +78,11 @@ std::string runs_table(const std::vector<RunAnalysis>& runs) {
       const json& mm = m["machine"];
       machine = fmt::format("{} · {} cores · LibTorch {}", mm.value("cpu", "?"),
                             mm.value("cores", 0), mm.value("libtorch", "?"));
+      // A GPU run names its GPU first; a distributed run its number of processes.
+      const std::string device = m.value("device", std::string("cpu"));
+      if (device != "cpu") machine = device + " · " + machine;
+      const int64_t processes = m.value("processes", int64_t{1});
+      if (processes > 1) machine += fmt::format(" · {} processes", processes);
     }
     const std::string seconds =
         m.is_object() && m.contains("train_seconds") && m["train_seconds"].is_number()

@@ -95,6 +95,7 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
       {"threads", torch::get_num_threads()},
       {"precision", precision_name(resolve_precision(config.train.precision(), trainer.device()))},
       {"device", device_description(trainer.device())},
+      {"processes", group ? group->world_size() : 1},
       {"machine", machine_description()},
   };
   write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
