@@ -4,7 +4,8 @@
 # study's models at batch 64 and 512 in fp32 and bf16, and MNIST's time to 0.995 test accuracy).
 # Results go to OUT_DIR (default bench/results/gpu): build.log, tests.log, cuda-tests.json,
 # bench.log, gpu.json.
-#   bench/gpu.sh [--quick] [--skip-build]
+#   bench/gpu.sh [--quick] [--skip-build] [--device D]
+# (--device cpu runs the same steps on a machine without a GPU, to check the script itself.)
 # The machine needs g++, CMake, ninja and python3 with a CUDA PyTorch. Dependencies it lacks come
 # from gpu-bundle/ (bench/gpu-bundle.sh packs them on a machine where scripts/setup.sh ran).
 set -uo pipefail
@@ -12,13 +13,15 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT_DIR:-$root/bench/results/gpu}"
 bundle="$root/gpu-bundle"
 build="$root/build-gpu"
-quick=0 skip_build=0
-for arg in "$@"; do
-  case "$arg" in
+quick=0 skip_build=0 device=cuda
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) quick=1 ;;
     --skip-build) skip_build=1 ;;
-    *) echo "gpu.sh: unknown option $arg (expected --quick or --skip-build)" >&2; exit 2 ;;
+    --device) device="${2:?--device needs a value}"; shift ;;
+    *) echo "gpu.sh: unknown option $1 (expected --quick, --skip-build or --device D)" >&2; exit 2 ;;
   esac
+  shift
 done
 mkdir -p "$out"
 started=$(date +%s)
@@ -61,7 +64,7 @@ if [ -x "$build/tests/cnnlab_tests" ]; then
 fi
 if [ -x "$build/bench/train_bench" ]; then
   say "benchmark"
-  args=(--build-dir "$build" --out "$out/gpu.json")
+  args=(--build-dir "$build" --out "$out/gpu.json" --device "$device")
   [ "$quick" = 1 ] && args+=(--quick)
   python3 "$root/bench/gpu_compare.py" "${args[@]}" 2> "$out/bench.log"
   say "benchmark exit $?"; tail -5 "$out/bench.log"

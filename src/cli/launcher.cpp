@@ -108,7 +108,13 @@ int launch_ranks(int nproc, const std::vector<std::string>& command, bool add_th
     }
     if (pid < 0) break;
     if (std::chrono::steady_clock::now() >= deadline) {
-      for (const auto& [child, rank] : ranks) ::kill(child, SIGKILL);
+      for (const auto& [child, rank] : ranks) {
+        fmt::print(stderr,
+                   "cnnlab: error: rank {} of {} (pid {}) still runs {} s after that (hung?); "
+                   "killing it\n",
+                   rank, nproc, child, grace_seconds);
+        ::kill(child, SIGKILL);
+      }
       deadline = std::chrono::steady_clock::time_point::max();
       failed = false;  // now wait for the killed ones without polling
       continue;

@@ -353,7 +353,8 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
                                  s.where("precision")))
       .device(s.get<std::string>("device", t.device()))
       .sync_every_steps(s.get<int64_t>("sync_every_steps", t.sync_every_steps()))
-      .cuda_graphs(s.get<bool>("cuda_graphs", t.cuda_graphs()));
+      .cuda_graphs(s.get<bool>("cuda_graphs", t.cuda_graphs()))
+      .sync_batchnorm(s.get<bool>("sync_batchnorm", t.sync_batchnorm()));
   check_device_spelling(t.device(), s.where("device"));
   const int64_t seed = s.get<int64_t>("seed", 0);
   if (seed < 0)
@@ -526,6 +527,7 @@ std::string to_toml(const RunConfig& c) {
                     {"device", c.train.device()},
                     {"sync_every_steps", c.train.sync_every_steps()},
                     {"cuda_graphs", c.train.cuda_graphs()},
+                    {"sync_batchnorm", c.train.sync_batchnorm()},
                     {"prefetch", c.train.prefetch()},
                     {"nonfinite_loss", nonfinite_loss_name(c.train.nonfinite_loss())}};
   const auto& a = c.train.augment();

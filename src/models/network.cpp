@@ -90,14 +90,26 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
       }
       case LayerType::kBatchNorm:
         // Keras' defaults: momentum 0.99 (PyTorch counts it the other way round), epsilon 1e-3.
+        layer.momentum = 0.01;
+        layer.eps = 1e-3;
         if (in.size() == 3) {
-          layer.module = torch::nn::AnyModule(register_module(
-              s.name, torch::nn::BatchNorm2d(
-                          torch::nn::BatchNorm2dOptions(in[0]).momentum(0.01).eps(1e-3))));
+          auto bn = register_module(
+              s.name,
+              torch::nn::BatchNorm2d(
+                  torch::nn::BatchNorm2dOptions(in[0]).momentum(layer.momentum).eps(layer.eps)));
+          layer.weight = bn->weight, layer.bias = bn->bias;
+          layer.running_mean = bn->running_mean, layer.running_var = bn->running_var;
+          layer.batches_tracked = bn->num_batches_tracked;
+          layer.module = torch::nn::AnyModule(bn);
         } else {
-          layer.module = torch::nn::AnyModule(register_module(
-              s.name, torch::nn::BatchNorm1d(
-                          torch::nn::BatchNorm1dOptions(in[0]).momentum(0.01).eps(1e-3))));
+          auto bn = register_module(
+              s.name,
+              torch::nn::BatchNorm1d(
+                  torch::nn::BatchNorm1dOptions(in[0]).momentum(layer.momentum).eps(layer.eps)));
+          layer.weight = bn->weight, layer.bias = bn->bias;
+          layer.running_mean = bn->running_mean, layer.running_var = bn->running_var;
+          layer.batches_tracked = bn->num_batches_tracked;
+          layer.module = torch::nn::AnyModule(bn);
         }
         break;
       case LayerType::kDropout:
@@ -137,6 +149,8 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     }
     if (layer.spec->type == LayerType::kFlatten) {
       x = x.flatten(1);
+    } else if (layer.spec->type == LayerType::kBatchNorm && sum_over_processes_ && is_training()) {
+      x = synchronized_batch_norm(x, layer);
     } else {
       x = layer.module.forward(x);
     }
@@ -147,6 +161,36 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     if (activations != nullptr) activations->push_back(x);
   }
   return x;
+}
+
+// Batch norm in training over the whole batch of all processes: per-channel sums and sums of
+// squares (and the image count) summed over the processes, the biased variance for
+// normalising and the unbiased one for the running statistics, as torch.nn.SyncBatchNorm does.
+torch::Tensor NetworkImpl::synchronized_batch_norm(const torch::Tensor& x, Layer& layer) {
+  const bool image = x.dim() == 4;
+  const std::vector<int64_t> dims = image ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
+  const auto xf = x.to(torch::kFloat32);
+  const int64_t channels = x.size(1);
+  const double local = static_cast<double>(x.numel() / std::max<int64_t>(channels, 1));
+  const auto stats = sum_over_processes_(
+      torch::cat({xf.sum(dims), (xf * xf).sum(dims), torch::full({1}, local, xf.options())}));
+  const auto count = stats.slice(0, 2 * channels, 2 * channels + 1);
+  const auto mean = stats.slice(0, 0, channels) / count;
+  const auto var = stats.slice(0, channels, 2 * channels) / count - mean * mean;
+  const std::vector<int64_t> shape =
+      image ? std::vector<int64_t>{1, channels, 1, 1} : std::vector<int64_t>{1, channels};
+  const auto y = (xf - mean.view(shape)) * torch::rsqrt(var + layer.eps).view(shape) *
+                     layer.weight.view(shape) +
+                 layer.bias.view(shape);
+  {
+    torch::NoGradGuard no_grad;
+    const double n = count.item<double>();
+    const double m = layer.momentum;
+    layer.running_mean.mul_(1 - m).add_(mean.detach(), m);
+    layer.running_var.mul_(1 - m).add_(var.detach() * (n / std::max(n - 1, 1.0)), m);
+    layer.batches_tracked.add_(1);
+  }
+  return y.to(x.scalar_type());
 }
 
 torch::Tensor NetworkImpl::predict_proba(const torch::Tensor& x) {

@@ -195,6 +195,31 @@ void ProcessGroup::all_reduce_gradients(const std::vector<torch::Tensor>&, doubl
 
 #endif
 
+namespace {
+
+// All-reduce as an autograd function: forward sums over the processes, and so does backward.
+struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* context,
+                               const torch::Tensor& input, int64_t group) {
+    context->saved_data["group"] = group;
+    auto sum = input.detach().clone();
+    reinterpret_cast<ProcessGroup*>(group)->all_reduce_sum(sum);
+    return sum;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grads) {
+    auto sum = grads[0].contiguous().clone();
+    reinterpret_cast<ProcessGroup*>(context->saved_data["group"].toInt())->all_reduce_sum(sum);
+    return {sum, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor ProcessGroup::sum_differentiable(const torch::Tensor& values) {
+  return AllReduceSum::apply(values, reinterpret_cast<int64_t>(this));
+}
+
 ProcessGroup::~ProcessGroup() = default;
 
 }  // namespace cnnlab

@@ -349,6 +349,13 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   const Dataset train = on_device(train_set);
   const Dataset validation = on_device(validation_set);
   ProcessGroup* group = options_.process_group().get();
+  if (group && options_.sync_batchnorm()) {
+    network_->synchronize_batch_norm(
+        [group](const torch::Tensor& values) { return group->sum_differentiable(values); });
+  }
+  // With synchronised batch norm, a process whose share of a batch is empty still joins the
+  // exchanges of the forward and backward passes.
+  const bool join_empty = group && options_.sync_batchnorm();
   if (group) {
     // Every process starts from rank 0's weights and statistics; dropout draws its own stream.
     group->broadcast(network_->parameters());
@@ -423,15 +430,20 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
         torch::Tensor logits, loss;
         double loss_value = 0, correct = 0, seen = static_cast<double>(batch_size);
         if (group) group->broadcast(network_->buffers());  // DDP's broadcast_buffers
-        if (batch_size > 0) {
+        if (batch_size > 0 || join_empty) {
           {
             PrecisionGuard guard(options_.precision(), device_);
             logits = network_->forward(x).to(torch::kFloat32);
           }
-          loss = F::cross_entropy(
-              logits, y, F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing()));
-          if (network_->has_l2()) loss = loss + network_->l2_penalty();
-          loss_value = loss.item<double>();
+          if (batch_size > 0) {
+            loss = F::cross_entropy(
+                logits, y,
+                F::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing()));
+            if (network_->has_l2()) loss = loss + network_->l2_penalty();
+            loss_value = loss.item<double>();
+          } else {
+            loss = logits.sum() * 0.0;  // no images: only the exchanges of its backward pass
+          }
         }
         if (group) {
           // One all-reduce: the batch's loss and accuracy over all processes, and whether any
@@ -456,7 +468,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
               epoch + 1, state_.step_in_epoch + 1, loss_value, step_lr));
         }
         if (finite) {
-          if (batch_size > 0) loss.backward();
+          if (batch_size > 0 || join_empty) loss.backward();
           if (group) {
             // Each share's mean gradient, weighted by its size and summed: the gradient of the
             // whole batch's mean loss.

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,15 @@ class NetworkImpl : public torch::nn::Module {
   /// Whether any layer has an l2 term (l2_penalty() is a constant zero otherwise).
   bool has_l2() const;
 
+  /// Batch normalisation over several processes (SyncBatchNorm): in training, every batch-norm
+  /// layer normalises by the statistics of the whole batch across processes, summing its
+  /// per-channel sums through `sum_over_processes` (which must be differentiable: its gradient is
+  /// the sum of the processes' gradients). An empty function turns it off.
+  void synchronize_batch_norm(
+      std::function<torch::Tensor(const torch::Tensor&)> sum_over_processes) {
+    sum_over_processes_ = std::move(sum_over_processes);
+  }
+
   const ModelSpec& spec() const { return spec_; }
   const std::vector<LayerShape>& shapes() const { return shapes_; }
 
@@ -40,11 +50,17 @@ class NetworkImpl : public torch::nn::Module {
     torch::Tensor kernel;         // the weight that l2 applies to, if any
     bool needs_pad = false;
     std::array<int64_t, 4> pad{0, 0, 0, 0};
+    // Batch norm's parameters and statistics, for the synchronised form.
+    torch::Tensor weight, bias, running_mean, running_var, batches_tracked;
+    double momentum = 0, eps = 0;
   };
+
+  torch::Tensor synchronized_batch_norm(const torch::Tensor& x, Layer& layer);
 
   ModelSpec spec_;
   std::vector<LayerShape> shapes_;
   std::vector<Layer> layers_;
+  std::function<torch::Tensor(const torch::Tensor&)> sum_over_processes_;
 };
 TORCH_MODULE(Network);
 

@@ -52,6 +52,9 @@ class ProcessGroup {
   /// of about `bucket_bytes`, one all-reduce per bucket, then divided by `divisor`.
   void all_reduce_gradients(const std::vector<torch::Tensor>& parameters, double divisor,
                             int64_t bucket_bytes = 25 << 20);
+  /// The sum of `values` over all processes, differentiable: its gradient is the sum of the
+  /// processes' gradients (each process must run the same backward pass). For SyncBatchNorm.
+  torch::Tensor sum_differentiable(const torch::Tensor& values);
   /// Rank 0 publishes `value` under `key`; the others wait for it (up to the timeout).
   std::string share(const std::string& key, const std::string& value);
 

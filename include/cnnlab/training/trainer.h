@@ -77,6 +77,10 @@ struct TrainerOptions {
   /// the one a single process makes on the whole batch), batch-norm statistics follow rank 0's
   /// (DDP's broadcast_buffers), and only rank 0 writes the run directory. CPU only (Gloo).
   TORCH_ARG(std::shared_ptr<ProcessGroup>, process_group) = nullptr;
+  /// With a process group: batch norm normalises by the statistics of the whole global batch,
+  /// summed over the processes (PyTorch's SyncBatchNorm), instead of each process's share (DDP's
+  /// default). Then 2 processes train exactly as 1 on the same global batch, batch norm included.
+  TORCH_ARG(bool, sync_batchnorm) = false;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
