@@ -364,7 +364,8 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                        static_cast<uint64_t>(group->rank()) * 7919ULL);
   }
   // Metrics are read every `sync_every` steps (1: at once, before the optimizer steps).
-  const int64_t sync_every = options_.nonfinite_loss() == NonFiniteLoss::kSkip ? 1
+  // A distributed run reads them every step: its processes agree on the loss as they go.
+  const int64_t sync_every = options_.nonfinite_loss() == NonFiniteLoss::kSkip || group ? 1
                              : options_.sync_every_steps() > 0 ? options_.sync_every_steps()
                              : gpu                             ? 50
                                                                : 1;
