@@ -92,24 +92,21 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
         // Keras' defaults: momentum 0.99 (PyTorch counts it the other way round), epsilon 1e-3.
         layer.momentum = 0.01;
         layer.eps = 1e-3;
-        if (in.size() == 3) {
-          auto bn = register_module(
-              s.name,
-              torch::nn::BatchNorm2d(
-                  torch::nn::BatchNorm2dOptions(in[0]).momentum(layer.momentum).eps(layer.eps)));
-          layer.weight = bn->weight, layer.bias = bn->bias;
-          layer.running_mean = bn->running_mean, layer.running_var = bn->running_var;
-          layer.batches_tracked = bn->num_batches_tracked;
-          layer.module = torch::nn::AnyModule(bn);
-        } else {
-          auto bn = register_module(
-              s.name,
-              torch::nn::BatchNorm1d(
-                  torch::nn::BatchNorm1dOptions(in[0]).momentum(layer.momentum).eps(layer.eps)));
-          layer.weight = bn->weight, layer.bias = bn->bias;
-          layer.running_mean = bn->running_mean, layer.running_var = bn->running_var;
-          layer.batches_tracked = bn->num_batches_tracked;
-          layer.module = torch::nn::AnyModule(bn);
+        {
+          // The layer keeps its batch norm's tensors for the synchronised form.
+          const auto keep = [&](const auto& bn) {
+            layer.weight = bn->weight, layer.bias = bn->bias;
+            layer.running_mean = bn->running_mean, layer.running_var = bn->running_var;
+            layer.batches_tracked = bn->num_batches_tracked;
+            layer.module = torch::nn::AnyModule(bn);
+          };
+          const auto options =
+              torch::nn::BatchNormOptions(in[0]).momentum(layer.momentum).eps(layer.eps);
+          if (in.size() == 3) {
+            keep(register_module(s.name, torch::nn::BatchNorm2d(options)));
+          } else {
+            keep(register_module(s.name, torch::nn::BatchNorm1d(options)));
+          }
         }
         break;
       case LayerType::kDropout:
