@@ -89,13 +89,13 @@ int print_result(const RunResult& result) {
   return kExitOk;
 }
 
-// The report `cnnlab train` writes at the end of a run, into the run directory.
 // The device a resumed run trains on: --device, else its config's.
 std::string device_of_run(const fs::path& run_dir, const std::string& device) {
   return device.empty() ? load_config_file(run_dir / "config.toml").train.device() : device;
 }
 
-// The report of a run just trained, its test-set predictions on the training's device.
+// The report `cnnlab train` writes at the end of a run, into the run directory, its test-set
+// predictions on the training's device.
 int write_run_report(const fs::path& run_dir, const DataRoot& root, const std::string& device) {
   try {
     std::vector<RunAnalysis> runs{
@@ -292,10 +292,14 @@ int train_command(const TrainArgs& args) {
     throw Error(fmt::format("rank {}: {}", group->rank(), e.what()));
   } catch (const std::exception& e) {
     if (!group) throw;
-    // A collective failed (Gloo's and LibTorch's errors): another process stopped, hung past
-    // the timeout or cannot be reached.
-    throw Error(fmt::format("rank {}: lost the other processes of the run: {}", group->rank(),
-                            torch_error_message(e)));
+    // A failed exchange (Gloo's errors: a peer closed the connection, or the timeout passed)
+    // means another process stopped, hangs or cannot be reached.
+    const std::string message = torch_error_message(e);
+    const bool exchange = message.find("gloo") != std::string::npos ||
+                          message.find("Timed out") != std::string::npos ||
+                          message.find("Connection") != std::string::npos;
+    throw Error(fmt::format("rank {}: {}{}", group->rank(),
+                            exchange ? "lost the other processes of the run: " : "", message));
   }
 }
 
