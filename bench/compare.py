@@ -35,20 +35,49 @@ def run(command):
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
-def run_measured(command, progress=False):
-    """As run(), adding the process's peak resident memory in MiB (peak_mib). With `progress`,
-    what the command prints on stderr goes to the terminal as it comes."""
-    with tempfile.TemporaryFile(mode="w+") as err:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                   stderr=None if progress else err, text=True)
-        out = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+class CommandFailed(Exception):
+    """A benchmark command that failed or ran past its time limit."""
+
+
+def measure(command, progress=False, timeout=None):
+    """Runs a command and returns the JSON object it printed last, adding the process's peak
+    resident memory in MiB (peak_mib). With `progress`, what the command prints on stderr goes to
+    the terminal as it comes. Raises CommandFailed when it fails, or when it runs past `timeout`
+    seconds (it is then killed)."""
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=None if progress else err,
+                                   text=True)
+        limit = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG if limit else 0)
+            if pid:
+                break
+            if time.monotonic() > limit:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = os.waitstatus_to_exitcode(status)
+                raise CommandFailed(f"{' '.join(command)} ran past {timeout:.0f} s and was "
+                                    "stopped")
+            time.sleep(0.05)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
             err.seek(0)
-            sys.exit(f"bench: {' '.join(command)} failed:\n{err.read()}")
-    result = json.loads(out.strip().splitlines()[-1])
+            raise CommandFailed(f"{' '.join(command)} failed:\n{err.read()}")
+        out.seek(0)
+        lines = out.read().strip().splitlines()
+    if not lines:
+        raise CommandFailed(f"{' '.join(command)} printed nothing")
+    result = json.loads(lines[-1])
     result["peak_mib"] = usage.ru_maxrss / 1024
     return result
+
+
+def run_measured(command, progress=False):
+    """As measure(), ending the benchmark with the command's error when it fails."""
+    try:
+        return measure(command, progress)
+    except CommandFailed as e:
+        sys.exit(f"bench: {e}")
 
 
 def cpu_model():

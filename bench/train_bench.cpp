@@ -4,7 +4,7 @@
 //   train_bench --config F --describe                                    the model as JSON
 //   train_bench --config F --parity OUT.pt                               weights, batch, losses
 //   train_bench --matmul-peak                                            matrix-multiply GFLOP/s
-//   train_bench --config F --target 0.992                                time to test accuracy
+//   train_bench --config F --target 0.992 [--stop-at-target]             time to test accuracy
 // Each prints one JSON object on stdout.
 #include <fmt/format.h>
 #if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
@@ -266,9 +266,10 @@ json parity(RunConfig config, const std::string& out_path, int64_t batch) {
 }
 
 // Trains the config on its real dataset, evaluating the test set after every epoch (not timed),
-// and reports the training wall time at which test accuracy first reached each target.
+// and reports the training wall time at which test accuracy first reached each target; with
+// `stop_at_target`, training ends once every target is reached.
 json time_to_accuracy(RunConfig config, const std::string& data_dir,
-                      const std::vector<double>& targets) {
+                      const std::vector<double>& targets, bool stop_at_target) {
   const DataRoot root = resolve_data_root(data_dir);
   LoadedData data = load_data(config.data, root);
   config.model.input = {data.train.channels(), data.train.height(), data.train.width()};
@@ -281,7 +282,9 @@ json time_to_accuracy(RunConfig config, const std::string& data_dir,
     reached.push_back(
         {{"target", target}, {"reached", false}, {"seconds", nullptr}, {"epoch", nullptr}});
   }
+  bool all_reached = false;
   TrainerCallbacks callbacks;
+  callbacks.stop_requested = [&] { return stop_at_target && all_reached; };
   callbacks.on_epoch_end = [&](const EpochRecord& record) {
     train_seconds += record.seconds;
     accuracy = evaluate(trainer.network(), data.test, data.normalization,
@@ -298,6 +301,8 @@ json time_to_accuracy(RunConfig config, const std::string& data_dir,
         target["epoch"] = record.epoch;
       }
     }
+    all_reached = std::all_of(reached.begin(), reached.end(),
+                              [](const json& target) { return target["reached"].get<bool>(); });
   };
   trainer.fit(data.train, data.validation, data.normalization, callbacks);
   return {
@@ -321,7 +326,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   double seconds = 3;
   std::vector<double> targets;
-  bool show_model = false, peak = false, augment = false;
+  bool show_model = false, peak = false, augment = false, stop_at_target = false;
   app.add_option("-c,--config", config_path, "Config file (TOML)");
   app.add_option("-s,--set", overrides, "Override a config option (repeatable)");
   app.add_option("--batch", batch, "Batch size");
@@ -337,6 +342,8 @@ int main(int argc, char** argv) {
   app.add_flag("--matmul-peak", peak, "Measure matrix-multiply GFLOP/s");
   app.add_option("--target", targets,
                  "Train on the real dataset, timing when test accuracy reaches this (repeatable)");
+  app.add_flag("--stop-at-target", stop_at_target,
+               "With --target: stop training once every target is reached");
   app.add_option("--data-dir", data_dir, "Folder holding the datasets");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -350,7 +357,7 @@ int main(int argc, char** argv) {
     if (!device.empty()) overrides.push_back("train.device=" + device);
     if (!targets.empty()) {
       const RunConfig config = load_config_file(config_path, overrides);
-      fmt::print("{}\n", time_to_accuracy(config, data_dir, targets).dump());
+      fmt::print("{}\n", time_to_accuracy(config, data_dir, targets, stop_at_target).dump());
       return 0;
     }
     RunConfig config = bench_config(config_path, overrides);

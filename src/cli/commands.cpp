@@ -277,8 +277,33 @@ std::shared_ptr<ProcessGroup> join_process_group() {
 
 int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& group);
 
+// What every rank of `--nproc N` would refuse is said once, before any rank starts: a cnnlab
+// without c10d, a config that does not load, a GPU device.
+void check_before_launch(const TrainArgs& args) {
+  if (!distributed_built()) {
+    throw ConfigError(fmt::format(
+        "--nproc {}: this cnnlab was built without LibTorch's distributed engine (c10d with "
+        "Gloo); install libgloo-dev and rebuild (CMake option CNNLAB_DISTRIBUTED, on by default)",
+        args.nproc));
+  }
+  std::string device = args.device;
+  if (device.empty() && !args.resume.empty()) {
+    if (fs::is_regular_file(fs::path(args.resume) / "config.toml"))
+      device = device_of_run(args.resume, "");
+  } else if (device.empty() && !args.config.empty()) {
+    device = load_config_file(args.config, args.overrides).train.device();
+  }
+  if (!device.empty() && resolve_device(device, "--device").is_cuda()) {
+    throw ConfigError(fmt::format(
+        "--nproc {}: training across processes runs on the CPU (Gloo), and the device is '{}'; "
+        "use --device cpu, or one process for a GPU",
+        args.nproc, device));
+  }
+}
+
 int train_command(const TrainArgs& args) {
   if (args.nproc > 1 && std::getenv("WORLD_SIZE") == nullptr) {
+    check_before_launch(args);
     // The LibTorch threads are shared out among the ranks unless --threads says otherwise.
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     return launch_ranks(args.nproc, args.command, args.threads < 0, std::max(1, cores / args.nproc),

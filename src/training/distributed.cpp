@@ -186,7 +186,8 @@ struct ProcessGroup::Impl {};
 ProcessGroup::ProcessGroup(const DistributedOptions& options) : options_(options) {
   throw ConfigError(
       "this cnnlab was built without LibTorch's distributed engine (c10d with Gloo); install "
-      "libgloo-dev and rebuild to train across processes");
+      "libgloo-dev and rebuild (CMake option CNNLAB_DISTRIBUTED, on by default) to train across "
+      "processes");
 }
 std::string ProcessGroup::share(const std::string&, const std::string& value) { return value; }
 void ProcessGroup::all_reduce_sum(torch::Tensor&) {}

@@ -3,6 +3,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -86,14 +87,18 @@ namespace {
 }
 [[maybe_unused]] void* state_key(void** /*type*/, void* impl) { return impl; }
 
-// LibTorch's fused optimizer kernel for `kind`, where this LibTorch has one (2.x): looked up by
-// name, so the same source builds against LibTorch versions without it.
+const char* fused_operator_name(OptimizerKind kind) {
+  return kind == OptimizerKind::kAdam    ? "aten::_fused_adam_"
+         : kind == OptimizerKind::kAdamW ? "aten::_fused_adamw_"
+                                         : "aten::_fused_sgd_";
+}
+
+// LibTorch's fused optimizer kernel for `kind`, where this LibTorch has one (2.x) taking the
+// arguments fused_step() passes: looked up by name, so the same source builds against LibTorch
+// versions without it.
 std::optional<c10::OperatorHandle> fused_operator(OptimizerKind kind) {
-  const char* name = kind == OptimizerKind::kAdam    ? "aten::_fused_adam_"
-                     : kind == OptimizerKind::kAdamW ? "aten::_fused_adamw_"
-                                                     : "aten::_fused_sgd_";
-  const auto handle = c10::Dispatcher::singleton().findOp({name, "tensor_lr"});
-  if (!handle.has_value()) return std::nullopt;
+  const auto handle = c10::Dispatcher::singleton().findOp({fused_operator_name(kind), "tensor_lr"});
+  if (!handle.has_value() || !fused_schema_matches(handle->schema(), kind)) return std::nullopt;
   return *handle;
 }
 
@@ -114,6 +119,28 @@ State& adam_state(torch::optim::Optimizer& optimizer, const torch::Tensor& p, bo
 }
 
 }  // namespace
+
+bool fused_schema_matches(const c10::FunctionSchema& schema, OptimizerKind kind) {
+  // The arguments fused_step() pushes, in its order.
+  static const std::vector<std::string> adam = {
+      "self",        "grads",   "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs",
+      "state_steps", "lr",      "beta1",    "beta2",       "weight_decay",
+      "eps",         "amsgrad", "maximize", "grad_scale",  "found_inf"};
+  static const std::vector<std::string> sgd = {
+      "self",     "grads",    "momentum_buffer_list", "weight_decay", "momentum", "lr", "dampening",
+      "nesterov", "maximize", "is_first_step",        "grad_scale",   "found_inf"};
+  const auto& expected = kind == OptimizerKind::kSgd ? sgd : adam;
+  const auto& arguments = schema.arguments();
+  if (schema.name() != fused_operator_name(kind) || schema.overload_name() != "tensor_lr" ||
+      arguments.size() != expected.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (arguments[i].name() != expected[i]) return false;
+  }
+  const auto lr = std::find(expected.begin(), expected.end(), "lr") - expected.begin();
+  return arguments[lr].type()->kind() == c10::TypeKind::TensorType;
+}
 
 OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter) {
   return state_key(static_cast<OptimizerStateKey*>(nullptr), parameter.unsafeGetTensorImpl());
@@ -195,11 +222,23 @@ void MultiTensorStep::step(double lr) {
   Lists lists = gather(/*create_state=*/true);
   if (lists.params.empty()) return;
   if (fused_) {
-    fused_step(lists, c10::IValue(torch::scalar_tensor(lr, lists.params.front().options())),
-               /*count_on_host=*/true);
-  } else {
-    foreach_step(lists, lr);
+    try {
+      fused_step(lists, c10::IValue(torch::scalar_tensor(lr, lists.params.front().options())),
+                 /*count_on_host=*/true);
+      fused_ran_ = true;
+      return;
+    } catch (const c10::Error& e) {
+      if (fused_ran_) throw;
+      // Nothing was updated: the kernel checks its arguments first.
+      fmt::print(stderr,
+                 "cnnlab: warning: LibTorch's fused optimizer kernel failed ({}); using the "
+                 "multi-tensor update instead\n",
+                 torch_error_message(e));
+      fused_ = false;
+      step_tensors_.clear();
+    }
   }
+  foreach_step(lists, lr);
 }
 
 void MultiTensorStep::step(const torch::Tensor& lr, bool count_on_host) {

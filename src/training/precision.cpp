@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
+#include <torch/version.h>
 
 #include "cnnlab/error.h"
 #include "cnnlab/training/device.h"

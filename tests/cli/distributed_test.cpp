@@ -255,6 +255,30 @@ TEST(DistributedTest, AnInterruptedRunResumes) {
   }
 }
 
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// A GPU device or a broken config would stop every rank; --nproc says so once, starting none.
+TEST(DistributedTest, WhatEveryRankWouldRefuseIsSaidOnce) {
+  TinyRun setup;
+  const fs::path out = setup.dir / "refused";
+  Outcome gpu = run_command(setup.train(out, "--nproc 2 --device cuda"));
+  EXPECT_EQ(gpu.exit_code, 1);
+  EXPECT_EQ(count(gpu.output, "error:"), 1u) << gpu.output;
+  EXPECT_NE(gpu.output.find(distributed_built() ? "cuda" : "--nproc 2"), std::string::npos)
+      << gpu.output;
+  Outcome config = run_command(setup.train(out, "--nproc 2 --set train.epochs=zero"));
+  EXPECT_EQ(config.exit_code, 1);
+  EXPECT_EQ(count(config.output, "error:"), 1u) << config.output;
+  EXPECT_NE(config.output.find("train.epochs: expected an integer, found string 'zero'"),
+            std::string::npos)
+      << config.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   SKIP_WITHOUT_DISTRIBUTED();
   TinyRun setup;

@@ -3,6 +3,7 @@
 #include "cnnlab/training/device.h"
 
 #include <gtest/gtest.h>
+#include <torch/csrc/jit/frontend/function_schema_parser.h>
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
@@ -121,6 +122,50 @@ TEST(MultiTensorStepTest, AdamMatchesTorchOptimizer) {
 
 TEST(MultiTensorStepTest, AdamWMatchesTorchOptimizer) {
   expect_same_as_torch(OptimizerOptions().kind(OptimizerKind::kAdamW).lr(0.01).weight_decay(0.05));
+}
+
+// The fused kernels' schemas as LibTorch 2.x declares them; MultiTensorStep passes exactly these.
+constexpr const char* kFusedAdam =
+    "aten::_fused_adam_.tensor_lr(Tensor(a!)[] self, Tensor(b!)[] grads, Tensor(c!)[] exp_avgs, "
+    "Tensor(d!)[] exp_avg_sqs, Tensor(e!)[] max_exp_avg_sqs, Tensor[] state_steps, *, Tensor lr, "
+    "float beta1, float beta2, float weight_decay, float eps, bool amsgrad, bool maximize, "
+    "Tensor? grad_scale=None, Tensor? found_inf=None) -> ()";
+constexpr const char* kFusedSgd =
+    "aten::_fused_sgd_.tensor_lr(Tensor(a!)[] self, Tensor(b!)[] grads, Tensor(c!)[] "
+    "momentum_buffer_list, *, float weight_decay, float momentum, Tensor lr, float dampening, "
+    "bool nesterov, bool maximize, bool is_first_step, Tensor? grad_scale=None, Tensor? "
+    "found_inf=None) -> ()";
+
+c10::FunctionSchema schema(std::string text, const std::string& from = "",
+                           const std::string& to = "") {
+  if (!from.empty()) text.replace(text.find(from), from.size(), to);
+  return torch::jit::parseSchema(text);
+}
+
+TEST(MultiTensorStepTest, FusedKernelsAreUsedOnlyWithTheArgumentsItPasses) {
+  EXPECT_TRUE(fused_schema_matches(schema(kFusedAdam), OptimizerKind::kAdam));
+  EXPECT_TRUE(fused_schema_matches(schema(kFusedAdam, "_fused_adam_", "_fused_adamw_"),
+                                   OptimizerKind::kAdamW));
+  EXPECT_TRUE(fused_schema_matches(schema(kFusedSgd), OptimizerKind::kSgd));
+  // Another kernel, the float learning-rate overload, an argument more or renamed.
+  EXPECT_FALSE(fused_schema_matches(schema(kFusedAdam), OptimizerKind::kAdamW));
+  EXPECT_FALSE(fused_schema_matches(schema(kFusedSgd), OptimizerKind::kAdam));
+  EXPECT_FALSE(fused_schema_matches(schema(kFusedAdam, ".tensor_lr", ""), OptimizerKind::kAdam));
+  EXPECT_FALSE(
+      fused_schema_matches(schema(kFusedAdam, "Tensor lr", "float lr"), OptimizerKind::kAdam));
+  EXPECT_FALSE(
+      fused_schema_matches(schema(kFusedSgd, "bool is_first_step, ", ""), OptimizerKind::kSgd));
+  EXPECT_FALSE(fused_schema_matches(schema(kFusedAdam, "bool maximize", "bool maximise"),
+                                    OptimizerKind::kAdam));
+  // Where this LibTorch has the kernels (2.x), they are the ones MultiTensorStep expects.
+  for (auto [name, kind] : {std::pair{"aten::_fused_adam_", OptimizerKind::kAdam},
+                            std::pair{"aten::_fused_adamw_", OptimizerKind::kAdamW},
+                            std::pair{"aten::_fused_sgd_", OptimizerKind::kSgd}}) {
+    const auto handle = c10::Dispatcher::singleton().findOp({name, "tensor_lr"});
+    if (handle.has_value()) {
+      EXPECT_TRUE(fused_schema_matches(handle->schema(), kind)) << handle->schema();
+    }
+  }
 }
 
 TEST(MultiTensorStepTest, SgdMatchesTorchOptimizer) {

@@ -45,6 +45,11 @@ using OptimizerStateKey =
     std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
 OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter);
 
+/// Whether `schema` is the fused kernel's (`aten::_fused_adam_.tensor_lr` and its AdamW and SGD
+/// siblings) with the arguments, in the order, that MultiTensorStep passes: a LibTorch whose
+/// kernel takes others gets the multi-tensor path instead.
+bool fused_schema_matches(const c10::FunctionSchema& schema, OptimizerKind kind);
+
 /// Runs an optimizer's update over all parameters at once instead of one parameter at a time:
 /// LibTorch's multi-tensor (`_foreach_*`) operations, or on CUDA, where LibTorch has them
 /// (2.x), its fused Adam, AdamW and SGD kernels, one launch for every parameter. The state lives
@@ -53,7 +58,8 @@ OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter);
 /// multi-tensor path to the last bit on the CPU; the fused kernels to rounding).
 ///
 /// Parameters without a gradient are left alone. Adam and AdamW with amsgrad use
-/// optimizer.step().
+/// optimizer.step(). Should the first fused step fail (a LibTorch whose kernel differs), a
+/// warning says so and the multi-tensor path takes over.
 class MultiTensorStep {
  public:
   /// `optimizer` must be one make_optimizer() built, and outlive this object.
@@ -88,6 +94,7 @@ class MultiTensorStep {
   torch::optim::Optimizer& optimizer_;
   OptimizerOptions options_;
   bool fused_ = false;
+  bool fused_ran_ = false;  // a fused step has succeeded: later errors are not the kernel's API
   std::vector<torch::Tensor> step_tensors_;  // fused Adam(W): float32 step counts on the device
 };
 
