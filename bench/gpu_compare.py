@@ -166,10 +166,10 @@ def main():
               + (f"  ({len(r['errors'])} failed)" if r["errors"] else ""))
     tta = result.get("mnist_time_to_accuracy")
     if tta and "error" in tta:
-        print(f"\nMNIST to {args.target} on the GPU failed: {tta['error']}")
+        print(f"\nMNIST to {args.target} on {args.device} failed: {tta['error']}")
     elif tta:
         reached = tta["targets"][0]
-        print(f"\nMNIST to {args.target} test accuracy on the GPU ({tta['precision']}, "
+        print(f"\nMNIST to {args.target} test accuracy on {tta['device']} ({tta['precision']}, "
               f"{tta['step_mode']}): "
               + (f"{reached['seconds']:.1f} s of training (epoch {reached['epoch']})"
                  if reached["reached"] else

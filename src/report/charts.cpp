@@ -35,6 +35,16 @@ std::string smoothing_field(const std::string& metric, double weight) {
   return fmt::format("{}_{}", metric, static_cast<int>(std::lround(weight * 100)));
 }
 
+// Accuracy and loss side by side, each on its own y scale.
+void facet_by_metric(json& spec) {
+  spec["facet"] = {{"column",
+                    {{"field", "metric"},
+                     {"type", "nominal"},
+                     {"title", nullptr},
+                     {"sort", {"accuracy", "loss"}}}}};
+  spec["resolve"] = {{"scale", {{"y", "independent"}}}};
+}
+
 }  // namespace
 
 const std::vector<double>& learning_curve_smoothings() {
@@ -69,12 +79,7 @@ Chart epoch_curves_chart(const std::vector<RunAnalysis>& runs) {
     }
   }
   json spec = base_spec(values);
-  spec["facet"] = {{"column",
-                    {{"field", "metric"},
-                     {"type", "nominal"},
-                     {"title", nullptr},
-                     {"sort", {"accuracy", "loss"}}}}};
-  spec["resolve"] = {{"scale", {{"y", "independent"}}}};
+  facet_by_metric(spec);
   spec["spec"] = {
       {"width", 420},
       {"height", 260},
@@ -141,12 +146,7 @@ Chart learning_curve_chart(const std::vector<RunAnalysis>& runs) {
   spec["transform"] = {{{"calculate", "datum['accuracy_' + smoothing]"}, {"as", "accuracy"}},
                        {{"calculate", "datum['loss_' + smoothing]"}, {"as", "loss"}},
                        {{"fold", {"accuracy", "loss"}}, {"as", {"metric", "value"}}}};
-  spec["facet"] = {{"column",
-                    {{"field", "metric"},
-                     {"type", "nominal"},
-                     {"title", nullptr},
-                     {"sort", {"accuracy", "loss"}}}}};
-  spec["resolve"] = {{"scale", {{"y", "independent"}}}};
+  facet_by_metric(spec);
   spec["spec"] = {
       {"width", 420},
       {"height", 260},
