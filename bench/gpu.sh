@@ -36,11 +36,19 @@ started=$(date +%s)
 deadline=$(( started + budget ))
 say() { echo "[gpu.sh $(( $(date +%s) - started ))s] $*" | tee -a "$summary"; }
 left() { echo $(( deadline - $(date +%s) )); }
+# Whether at least $1 seconds of the budget are left; says what is skipped when not.
+time_for() {
+  [ "$(left)" -ge "$1" ] && return 0
+  say "skipped for time: $2"
+  return 1
+}
 
 say "GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
-torch_prefix="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" || {
+torch_info="$(python3 -c 'import torch
+print(torch.utils.cmake_prefix_path); print(torch.__version__, "CUDA", torch.version.cuda)')" || {
   say "python3 has no PyTorch"; exit 1; }
-say "PyTorch $(python3 -c 'import torch; print(torch.__version__, torch.version.cuda)')"
+torch_prefix="$(head -1 <<< "$torch_info")"
+say "PyTorch $(tail -1 <<< "$torch_info")"
 
 if [ "$skip_build" = 0 ]; then
   : > "$out/build.log"
@@ -69,7 +77,7 @@ if [ "$skip_build" = 0 ]; then
 fi
 
 export CNNLAB_DATA="${CNNLAB_DATA:-$bundle/data}"
-if [ -x "$build/tests/cnnlab_tests" ]; then
+if [ -x "$build/tests/cnnlab_tests" ] && time_for 60 "GPU tests"; then
   # At most a third of the time left: the benchmark needs the rest.
   limit=$(( $(left) / 3 ))
   say "GPU tests (at most ${limit}s)"
@@ -82,7 +90,7 @@ if [ -x "$build/tests/cnnlab_tests" ]; then
     head -40 | tee -a "$summary"
 fi
 
-if [ -x "$build/cnnlab" ]; then
+if [ -x "$build/cnnlab" ] && time_for 60 "command line"; then
   # The command line as a user runs it: train (with its report), evaluate, predict, report.
   limit=$(( $(left) / 5 ))
   say "cnnlab train, evaluate, predict and report on $device (at most ${limit}s)"
@@ -93,7 +101,7 @@ if [ -x "$build/cnnlab" ]; then
   grep -E "^Training|accuracy|error|warning" "$out/cli.log" | head -12 | tee -a "$summary"
 fi
 
-if [ -x "$build/bench/train_bench" ]; then
+if [ -x "$build/bench/train_bench" ] && time_for 30 "benchmark"; then
   say "benchmark"
   args=(--build-dir "$build" --out "$out/gpu.json" --device "$device" --deadline "$deadline")
   [ "$quick" = 1 ] && args+=(--quick)
