@@ -65,9 +65,10 @@ def measure(command, progress=False, timeout=None):
             raise CommandFailed(f"{' '.join(command)} failed:\n{err.read()}")
         out.seek(0)
         lines = out.read().strip().splitlines()
-    if not lines:
-        raise CommandFailed(f"{' '.join(command)} printed nothing")
-    result = json.loads(lines[-1])
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise CommandFailed(f"{' '.join(command)} printed no JSON result last") from None
     result["peak_mib"] = usage.ru_maxrss / 1024
     return result
 
