@@ -24,7 +24,8 @@ Histogram make_histogram(const torch::Tensor& values, int64_t bins, double lo, d
   const auto inside = v.masked_select(v.ge(lo) & v.le(hi));
   auto index = inside.sub(lo).div_((hi - lo) / static_cast<double>(bins)).floor_();
   index = index.clamp_(0, static_cast<double>(bins - 1)).to(torch::kInt64);
-  const auto counts = torch::bincount(index, {}, bins);
+  // Counted where the values are (a GPU's weights on the GPU), read on the CPU.
+  const auto counts = torch::bincount(index, {}, bins).to(torch::kCPU);
   h.counts.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + bins);
   return h;
 }
@@ -78,7 +79,7 @@ std::vector<double> per_class_accuracy(const torch::Tensor& confusion) {
 }
 
 std::vector<ConfusedPair> most_confused_pairs(const torch::Tensor& confusion, int64_t k) {
-  const auto c = confusion.to(torch::kInt64).contiguous();
+  const auto c = confusion.to(torch::kCPU, torch::kInt64).contiguous();
   const int64_t n = c.size(0);
   const auto* data = c.data_ptr<int64_t>();
   std::vector<ConfusedPair> pairs;

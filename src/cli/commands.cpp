@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -271,7 +272,10 @@ std::shared_ptr<ProcessGroup> join_process_group() {
   const auto options = distributed_from_environment();
   if (!options || options->world_size == 1) return nullptr;
   auto group = std::make_shared<ProcessGroup>(*options);
-  if (group->rank() > 0) std::freopen("/dev/null", "w", stdout);
+  if (group->rank() > 0 && std::freopen("/dev/null", "w", stdout) == nullptr) {
+    std::fprintf(stderr, "warning: rank %d could not silence its standard output\n",
+                 static_cast<int>(group->rank()));
+  }
   return group;
 }
 

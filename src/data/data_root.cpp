@@ -119,7 +119,8 @@ ImageFolderListing take(const ImageFolderListing& from, const torch::Tensor& ord
                         int64_t end) {
   ImageFolderListing part;
   part.class_names = from.class_names;
-  const auto* index = order.data_ptr<int64_t>();
+  const auto order_on_cpu = order.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto* index = order_on_cpu.data_ptr<int64_t>();
   for (int64_t i = begin; i < end; ++i) {
     part.files.push_back(from.files[static_cast<std::size_t>(index[i])]);
     part.labels.push_back(from.labels[static_cast<std::size_t>(index[i])]);

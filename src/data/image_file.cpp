@@ -27,7 +27,7 @@ torch::Tensor to_hwc(const torch::Tensor& image, const char* caller) {
   TORCH_CHECK(image.dim() == 3 && (image.size(0) == 1 || image.size(0) == 3) &&
                   image.scalar_type() == torch::kUInt8,
               caller, " expects [1|3, H, W] uint8, got ", image.sizes());
-  return image.permute({1, 2, 0}).contiguous();
+  return image.permute({1, 2, 0}).to(torch::kCPU).contiguous();
 }
 
 enum class ImageKind { kPng, kJpeg, kBmp, kGif, kOther };

@@ -1,6 +1,7 @@
 #include "cnnlab/experiments/study.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <fstream>

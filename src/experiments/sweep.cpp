@@ -1,6 +1,7 @@
 #include "cnnlab/experiments/sweep.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fnmatch.h>
 #include <toml++/toml.h>
 

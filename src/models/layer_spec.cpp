@@ -1,6 +1,7 @@
 #include "cnnlab/models/layer_spec.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 #include <set>

@@ -1,6 +1,7 @@
 #include "cnnlab/models/summary.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 

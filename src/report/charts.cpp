@@ -300,7 +300,7 @@ Chart per_class_chart(const std::vector<RunAnalysis>& runs) {
 
 Chart confusion_chart(const RunAnalysis& run, const std::string& id) {
   json values = json::array();
-  const auto counts = run.confusion.to(torch::kInt64).contiguous();
+  const auto counts = run.confusion.to(torch::kCPU, torch::kInt64).contiguous();
   const int64_t k = counts.size(0);
   const auto* c = counts.data_ptr<int64_t>();
   for (int64_t t = 0; t < k; ++t) {

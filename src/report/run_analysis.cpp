@@ -1,6 +1,7 @@
 #include "cnnlab/report/run_analysis.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 #include <sstream>

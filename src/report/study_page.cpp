@@ -1,6 +1,7 @@
 #include "cnnlab/report/study_page.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 

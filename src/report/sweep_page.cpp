@@ -1,6 +1,7 @@
 #include "cnnlab/report/sweep_page.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <map>

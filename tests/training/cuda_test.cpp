@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <string>
 
+#include "cnnlab/analysis/statistics.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/data_root.h"
+#include "cnnlab/data/image_file.h"
 #include "cnnlab/training/checkpoint.h"
 #include "cnnlab/training/device.h"
 #include "cnnlab/training/evaluate.h"
@@ -58,48 +62,102 @@ double max_relative_difference(const torch::Tensor& cpu, const torch::Tensor& gp
   return ((a - b).abs().max() / (a.abs().max() + 1e-12)).item<double>();
 }
 
-// One forward/backward step of the study's CIFAR-10 model on the same weights and batch: loss,
-// every gradient and every weight after an Adam step agree between CPU and GPU.
+// One step of the study's CIFAR-10 model (forward, backward, Adam) on `device` from the same
+// weights and batch as `source`, in `dtype`: the loss, then each gradient and each weight after
+// the step, by parameter name.
+struct Step {
+  torch::Tensor loss;
+  std::map<std::string, torch::Tensor> grads, weights;
+};
+
+Step one_step(const Network& source, const torch::Device& device, torch::ScalarType dtype,
+              const torch::Tensor& images, const torch::Tensor& labels) {
+  Network network(model("cifar10"));
+  {
+    torch::NoGradGuard no_grad;
+    auto from = source->named_parameters();
+    for (auto& item : network->named_parameters()) item.value().copy_(from[item.key()]);
+  }
+  network->to(device, dtype);
+  network->train();
+  const OptimizerOptions adam = OptimizerOptions().lr(0.003);
+  auto optimizer = make_optimizer(adam, network->parameters());
+  const auto loss = torch::nn::functional::cross_entropy(
+      network->forward(to_network_input(images.to(device), {}).to(dtype)), labels.to(device));
+  loss.backward();
+  Step step;
+  step.loss = loss.detach();
+  for (const auto& item : network->named_parameters()) {
+    step.grads[item.key()] = item.value().grad().detach().clone();
+  }
+  if (device.is_cuda()) {
+    MultiTensorStep(*optimizer, adam).step(adam.lr());
+  } else {
+    optimizer->step();
+  }
+  for (const auto& item : network->named_parameters()) {
+    step.weights[item.key()] = item.value().detach().clone();
+  }
+  return step;
+}
+
+// CPU/GPU parity of one training step. Gradients and updated weights are compared in float64:
+// in float32 a value that nearly ties another in a max-pooling window, or sits at ReLU's kink,
+// can round to a different side on each device, and the whole gradient term moves with it (on an
+// H200 up to 4% of the largest Conv6 gradient, though each device is right). float32's loss
+// still agrees.
 TEST(CudaTest, OneStepMatchesTheCpu) {
   SKIP_WITHOUT_CUDA();
   FullFloat32 full;
   torch::manual_seed(0);
-  Network cpu(model("cifar10"));
-  Network gpu(model("cifar10"));
-  {
-    torch::NoGradGuard no_grad;
-    auto source = cpu->named_parameters();
-    for (auto& item : gpu->named_parameters()) item.value().copy_(source[item.key()]);
-  }
-  gpu->to(kGpu);
+  const Network source(model("cifar10"));
   const auto images = torch::randint(0, 256, {64, 3, 32, 32}, torch::kUInt8);
   const auto labels = torch::randint(0, 10, {64}, torch::kInt64);
-  const OptimizerOptions adam = OptimizerOptions().lr(0.003);
-  auto cpu_optimizer = make_optimizer(adam, cpu->parameters());
-  auto gpu_optimizer = make_optimizer(adam, gpu->parameters());
-  MultiTensorStep gpu_step(*gpu_optimizer, adam);
-  const auto loss_of = [&](Network& network, const torch::Device& device) {
-    network->train();
-    return torch::nn::functional::cross_entropy(
-        network->forward(to_network_input(images.to(device), {})), labels.to(device));
-  };
-  const auto cpu_loss = loss_of(cpu, torch::kCPU);
-  const auto gpu_loss = loss_of(gpu, kGpu);
-  EXPECT_LT(max_relative_difference(cpu_loss, gpu_loss), 1e-5);
-  cpu_loss.backward();
-  gpu_loss.backward();
-  auto gpu_parameters = gpu->named_parameters();
-  for (const auto& item : cpu->named_parameters()) {
-    EXPECT_LT(max_relative_difference(item.value().grad(), gpu_parameters[item.key()].grad()), 1e-3)
-        << item.key();
+
+  const Step cpu32 = one_step(source, torch::kCPU, torch::kFloat32, images, labels);
+  const Step gpu32 = one_step(source, kGpu, torch::kFloat32, images, labels);
+  EXPECT_LT(max_relative_difference(cpu32.loss, gpu32.loss), 1e-5);
+
+  const Step cpu = one_step(source, torch::kCPU, torch::kFloat64, images, labels);
+  const Step gpu = one_step(source, kGpu, torch::kFloat64, images, labels);
+  EXPECT_LT(max_relative_difference(cpu.loss, gpu.loss), 1e-10);
+  ASSERT_EQ(cpu.grads.size(), gpu.grads.size());
+  for (const auto& [name, grad] : cpu.grads) {
+    EXPECT_LT(max_relative_difference(grad, gpu.grads.at(name)), 1e-8) << name;
   }
-  cpu_optimizer->step();
-  gpu_step.step(adam.lr());
-  for (const auto& item : cpu->named_parameters()) {
-    EXPECT_LT(max_relative_difference(item.value(), gpu_parameters[item.key()]), 1e-4)
-        << item.key();
+  for (const auto& [name, weight] : cpu.weights) {
+    EXPECT_LT(max_relative_difference(weight, gpu.weights.at(name)), 1e-7) << name;
   }
-  RecordProperty("gpu_step", gpu_step.fused() ? "fused" : "foreach");
+}
+
+// What the report and the run directory read of a GPU's tensors is read on the CPU: a weight
+// histogram, the most confused pairs of a confusion matrix and a PNG are those of the same
+// values on the CPU.
+TEST(CudaTest, AnalysesOfGpuTensorsMatchTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  torch::manual_seed(0);
+  const auto values = torch::randn({1000});
+  const Histogram cpu = make_histogram(values, 30), gpu = make_histogram(values.to(kGpu), 30);
+  EXPECT_DOUBLE_EQ(cpu.lo, gpu.lo);
+  EXPECT_DOUBLE_EQ(cpu.hi, gpu.hi);
+  EXPECT_EQ(cpu.counts, gpu.counts);
+  EXPECT_EQ(gpu.total(), 1000);
+
+  const auto labels = torch::randint(0, 5, {400}, torch::kInt64);
+  const auto predicted = torch::randint(0, 5, {400}, torch::kInt64);
+  const auto confusion = confusion_matrix(labels, predicted, 5);
+  const auto pairs = most_confused_pairs(confusion, 4);
+  const auto gpu_pairs =
+      most_confused_pairs(confusion_matrix(labels.to(kGpu), predicted.to(kGpu), 5), 4);
+  ASSERT_EQ(pairs.size(), gpu_pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    EXPECT_EQ(pairs[i].true_class, gpu_pairs[i].true_class) << i;
+    EXPECT_EQ(pairs[i].predicted_class, gpu_pairs[i].predicted_class) << i;
+    EXPECT_EQ(pairs[i].count, gpu_pairs[i].count) << i;
+  }
+
+  const auto image = torch::randint(0, 256, {3, 8, 8}, torch::kUInt8);
+  EXPECT_EQ(encode_png(image.to(kGpu)), encode_png(image));
 }
 
 // The fused kernels (or the multi-tensor fallback) update as torch::optim does, on the GPU.
