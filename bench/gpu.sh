@@ -70,9 +70,6 @@ if [ "$skip_build" = 0 ]; then
   if [ -f "$torch_include/fmt/format-inl.h" ]; then
     fmt_options=(-DCNNLAB_FMT_HEADER_ONLY=ON)
     say "fmt: PyTorch's own headers, header-only"
-  elif [ -f "$torch_include/fmt/format.h" ] && [ -d "$bundle/include/fmt" ]; then
-    fmt_options=(-DCMAKE_CXX_FLAGS="-I$bundle/include")
-    say "fmt: the bundle's, ahead of PyTorch's headers"
   fi
   say "configuring"
   # Training across processes (c10d with Gloo) is CPU-only and not what this script measures;
