@@ -91,31 +91,14 @@ say "CPU:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)," \
   "$(grep -o -w -E 'avx512_bf16|amx_bf16|amx_tile' /proc/cpuinfo | sort -u | paste -sd' ')"
 
 # A crashing program prints the faulting instruction and its stack (there is no debugger on a GPU
-# machine; see bench/crash_backtrace.c); the frames are named afterwards.
+# machine; see bench/crash_backtrace.c); bench/crash_report.sh names the frames afterwards.
 preload=""
 if cc -O2 -shared -fPIC -o /tmp/cnnlab-crash-backtrace.so "$root/bench/crash_backtrace.c" \
   2>> "$out/build.log"; then
   preload=/tmp/cnnlab-crash-backtrace.so
 fi
-name_frames() {  # LOG: appends the names of the FILE(+0xOFFSET) addresses in LOG's crash reports
-  grep -q "crash_backtrace:" "$1" || return 0
-  local file
-  grep -o '[^ ()]*(+0x[0-9a-f]*)' "$1" | sed 's/(+\(0x[0-9a-f]*\))$/ \1/' | awk '!seen[$0]++' |
-    head -80 | while read -r file offset; do
-      [ -f "$file" ] || continue
-      # Libraries without debugging information name the nearest exported function.
-      echo "$file(+$offset): $(addr2line -f -C -e "$file" "$offset" 2>&1 | paste -sd' ')"
-    done > "$1.names"
-  { echo "frames named:"; cat "$1.names"; } >> "$1"
-  rm -f "$1.names"
-}
-crash_lines() {  # LOG: where the crash in LOG was, for the summary
-  grep -E "crash_backtrace: (signal|faulting|return address)" "$1" | sed 's/^crash_backtrace:/ /' |
-    tee -a "$summary"
-  sed -n '/^frames named:/,$p' "$1" | sed 1d | grep -v -E "crash-backtrace|__restore_rt" |
-    head -6 | cut -c1-200 | sed 's/^/    /' |
-    tee -a "$summary"
-}
+. "$root/bench/crash_report.sh"
+
 # Reruns a crashed command (ARGS...) to tell where the crash is: with oneDNN (LibTorch's CPU
 # kernels) reporting each primitive it runs, then held to narrower instruction sets, which
 # separates a crash in oneDNN's generated code (AMX, AVX-512 bf16) from one elsewhere. LOG gets the
@@ -130,7 +113,7 @@ rerun_crashed() {  # LOG ARGS...
   grep -E "onednn_verbose|dnnl_verbose" /tmp/cnnlab-rerun.log | grep ",info," | head -4 >> "$log"
   say "  again with oneDNN verbose: exit $status; the last primitive it finished:" \
     "$(grep -E "onednn_verbose|dnnl_verbose" /tmp/cnnlab-rerun.log | grep -v ",info," |
-      tail -1 | cut -d, -f4-7)"
+      tail -1 | sed 's/.*,exec,cpu,//' | cut -d, -f1-3)"
   for isa in AVX512_CORE_BF16 AVX2; do
     echo "=== again, with oneDNN limited to $isa" >> "$log"
     ONEDNN_MAX_CPU_ISA=$isa DNNL_MAX_CPU_ISA=$isa timeout -k 5 60 "$@" >> "$log" 2>&1
@@ -162,7 +145,7 @@ if [ -x "$tests_bin" ] && time_for 60 "GPU tests"; then
     LD_PRELOAD="$preload" timeout -k 5 "$limit" "$tests_bin" --gtest_filter="$name" \
       --gtest_output="json:/tmp/cnnlab-test-results/$index.json" > /tmp/cnnlab-test.log 2>&1
     status=$?
-    name_frames /tmp/cnnlab-test.log
+    crash_name_frames /tmp/cnnlab-test.log
     cat /tmp/cnnlab-test.log >> "$out/tests.log"
     if [ "$status" = 0 ]; then
       passed=$(( passed + 1 ))
@@ -170,7 +153,7 @@ if [ -x "$tests_bin" ] && time_for 60 "GPU tests"; then
     fi
     failed=$(( failed + 1 ))
     say "$name: exit $status$([ "$status" = 124 ] && echo " (stopped at the time limit)")"
-    crash_lines /tmp/cnnlab-test.log
+    crash_summary /tmp/cnnlab-test.log | tee -a "$summary"
     if [ "$status" -gt 128 ] && [ "$status" != 137 ]; then
       rerun_crashed "$out/tests.log" "$tests_bin" --gtest_filter="$name"
     fi
@@ -196,9 +179,9 @@ if [ -x "$build/cnnlab" ] && time_for 60 "command line"; then
   LD_PRELOAD="$preload" timeout -k 5 "$limit" bash "$root/bench/gpu_cli.sh" "$build/cnnlab" \
     "$device" /tmp/cnnlab-gpu-run > "$out/cli.log" 2>&1
   status=$?
-  name_frames "$out/cli.log"
+  crash_name_frames "$out/cli.log"
   say "command line exit $status$([ "$status" = 124 ] && echo " (stopped at the time limit)")"
-  crash_lines "$out/cli.log"
+  crash_summary "$out/cli.log" | tee -a "$summary"
   grep -E "^Training|accuracy|error|warning" -A3 "$out/cli.log" | head -24 | tee -a "$summary"
 fi
 
@@ -206,16 +189,18 @@ if [ -x "$build/cnnlab" ] && time_for 60 "training on the CPU"; then
   # The CPU side of this LibTorch, as a user meets it: a short run of the study's MNIST model on
   # the CPU in bf16 (oneDNN's kernels, with AMX where the CPU has it), then in fp32.
   for precision in bf16 fp32; do
-    command=("$build/cnnlab" train -c "$root/configs/mnist.toml" --set train.epochs=1
+    # Each run (and each rerun after a crash) starts from an empty run directory.
+    command=(bash -c 'rm -rf "$1" && exec "${@:2}"' - "/tmp/cnnlab-cpu-$precision"
+      "$build/cnnlab" train -c "$root/configs/mnist.toml" --set train.epochs=1
       --set data.train_limit=2000 --set data.test_limit=500 --device cpu --precision "$precision"
       --no-report --out "/tmp/cnnlab-cpu-$precision")
     LD_PRELOAD="$preload" timeout -k 5 60 "${command[@]}" > /tmp/cnnlab-cpu.log 2>&1
     status=$?
-    name_frames /tmp/cnnlab-cpu.log
-    { echo "=== ${command[*]}"; cat /tmp/cnnlab-cpu.log; } >> "$out/cli.log"
+    crash_name_frames /tmp/cnnlab-cpu.log
+    { echo "=== ${command[*]:5}"; cat /tmp/cnnlab-cpu.log; } >> "$out/cli.log"
     say "training on the CPU in $precision: exit $status" \
       "$(grep -o -i "test accuracy:\? [0-9.]*" /tmp/cnnlab-cpu.log | tail -1)"
-    crash_lines /tmp/cnnlab-cpu.log
+    crash_summary /tmp/cnnlab-cpu.log | tee -a "$summary"
     if [ "$status" -gt 128 ] && [ "$status" != 137 ]; then
       rerun_crashed "$out/cli.log" "${command[@]}"
     fi
