@@ -187,7 +187,8 @@ fi
 
 if [ -x "$build/cnnlab" ] && time_for 60 "training on the CPU"; then
   # The CPU side of this LibTorch, as a user meets it: a short run of the study's MNIST model on
-  # the CPU in bf16 (oneDNN's kernels, with AMX where the CPU has it), then in fp32.
+  # the CPU in bf16 (oneDNN's kernels, with AMX where the CPU has it), then in fp32. (The GPU
+  # tests that train on the CPU crashed in the first GPU run.)
   for precision in bf16 fp32; do
     # Each run (and each rerun after a crash) starts from an empty run directory.
     command=(bash -c 'rm -rf "$1" && exec "${@:2}"' - "/tmp/cnnlab-cpu-$precision"
@@ -205,6 +206,22 @@ if [ -x "$build/cnnlab" ] && time_for 60 "training on the CPU"; then
       rerun_crashed "$out/cli.log" "${command[@]}"
     fi
   done
+  # The same model trained by PyTorch from Python on the CPU in bf16: whether this PyTorch's own
+  # CPU kernels run here, as a reference should cnnlab's CPU run above have failed.
+  if [ -x "$build/bench/train_bench" ] &&
+    "$build/bench/train_bench" --config "$root/configs/mnist.toml" --describe \
+      > /tmp/cnnlab-mnist-model.json 2>> "$out/cli.log"; then
+    echo "=== PyTorch from Python on the CPU in bf16" >> "$out/cli.log"
+    LD_PRELOAD="$preload" timeout -k 5 60 python3 "$root/bench/torch_peer.py" \
+      --model /tmp/cnnlab-mnist-model.json --batch 64 --precision bf16 --seconds 2 \
+      > /tmp/cnnlab-cpu.log 2>&1
+    status=$?
+    crash_name_frames /tmp/cnnlab-cpu.log
+    cat /tmp/cnnlab-cpu.log >> "$out/cli.log"
+    say "PyTorch from Python, the same model on the CPU in bf16: exit $status" \
+      "$(grep -o '"images_per_s": [0-9]*' /tmp/cnnlab-cpu.log)"
+    crash_summary /tmp/cnnlab-cpu.log | tee -a "$summary"
+  fi
 fi
 
 if [ -x "$build/bench/train_bench" ] && time_for 30 "benchmark"; then
