@@ -20,7 +20,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-enum { kMaxRanges = 512, kScanWords = 4096, kScanShown = 40 };
+enum { kMaxRanges = 16384, kScanWords = 4096, kScanShown = 40 };
 
 struct range {
   uintptr_t begin, end;
@@ -33,7 +33,7 @@ static void say(const char* text) { write(STDERR_FILENO, text, strlen(text)); }
 
 /* The process's mappings, from /proc/self/maps, read with plain system calls. */
 static void read_ranges(void) {
-  static char text[1 << 18];
+  static char text[1 << 22]; /* a process with CUDA's libraries has thousands of mappings */
   range_count = 0;
   const int fd = open("/proc/self/maps", O_RDONLY);
   if (fd < 0) return;
@@ -132,8 +132,9 @@ static void on_crash(int signal_number, siginfo_t* signal_info, void* context) {
   Dl_info info;
   if (sp != 0 && (pc < 4096 || dladdr((void*)pc, &info) == 0)) {
     /* A call to a bad address leaves the caller's return address on top of the stack. */
-    const struct range* r = range_of(sp);
-    if (r != 0 && sp + sizeof(uintptr_t) <= r->end)
+    const struct range* code = range_of(pc);
+    const struct range* stack = range_of(sp);
+    if ((code == 0 || !code->executable) && stack != 0 && sp + sizeof(uintptr_t) <= stack->end)
       describe("return address on top of the stack:", *(const uintptr_t*)sp);
     scan_stack(sp);
   }

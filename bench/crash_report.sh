@@ -1,15 +1,18 @@
 # Reading the crash reports of bench/crash_backtrace.c; sourced by bench/gpu.sh (and its test).
 
 # crash_name_frames LOG: appends to LOG the function (and, with debugging information, the source
-# line) of every FILE(+0xOFFSET) address in its crash reports. Libraries without debugging
-# information name the nearest exported function.
+# line) of every FILE(+0xOFFSET) address in its crash reports. In a file without debugging
+# information (no source line found) the name is only that of the nearest exported function
+# before the address, which may be a different, internal one: such names are marked "near".
 crash_name_frames() {
-  local log="$1" file offset
+  local log="$1" file offset name
   grep -q "crash_backtrace:" "$log" || return 0
   grep -o '[^ ()]*(+0x[0-9a-f]*)' "$log" | sed 's/(+\(0x[0-9a-f]*\))$/ \1/' | awk '!seen[$0]++' |
     head -80 | while read -r file offset; do
       [ -f "$file" ] || continue
-      echo "$file(+$offset): $(addr2line -f -C -e "$file" "$offset" 2>&1 | paste -sd' ')"
+      name="$(addr2line -f -C -e "$file" "$offset" 2>&1 | paste -sd' ')"
+      case "$name" in *"??:?"*) name="near $name" ;; esac
+      echo "$file(+$offset): $name"
     done > "$log.names"
   { echo "frames named:"; cat "$log.names"; } >> "$log"
   rm -f "$log.names"

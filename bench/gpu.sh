@@ -187,8 +187,8 @@ fi
 
 if [ -x "$build/cnnlab" ] && time_for 60 "training on the CPU"; then
   # The CPU side of this LibTorch, as a user meets it: a short run of the study's MNIST model on
-  # the CPU in bf16 (oneDNN's kernels, with AMX where the CPU has it), then in fp32. (The GPU
-  # tests that train on the CPU crashed in the first GPU run.)
+  # the CPU in bf16 (oneDNN's kernels, with AMX where the CPU has it), then in fp32. (The rest of
+  # the suite checks the CPU with Debian's LibTorch, not with this one.)
   for precision in bf16 fp32; do
     # Each run (and each rerun after a crash) starts from an empty run directory.
     command=(bash -c 'rm -rf "$1" && exec "${@:2}"' - "/tmp/cnnlab-cpu-$precision"

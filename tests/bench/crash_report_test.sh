@@ -76,6 +76,7 @@ expect "$work/null.summary" "main $work/crash.c"
 crash generated g
 expect "$work/generated.log" "code generated at run time"
 expect "$work/generated.log" "words on the stack that point into code"
+refuse "$work/generated.log" "return address on top of the stack"  # not a bad call: no such thing
 expect "$work/generated.summary" "run_generated_code $work/crash.c"
 
 crash read r
