@@ -7,8 +7,8 @@
  *     time, which has no unwind information): the return address on top of the stack, and the
  *     words further up the stack that point into a loaded file's code (a stack scan: the likely
  *     callers, though an old value can show up too).
- * Addresses in loaded files are written as FILE(+0xOFFSET), which bench/gpu.sh turns into function
- * names with addr2line. */
+ * Addresses in loaded files are written as FILE(+0xOFFSET), which bench/crash_report.sh turns into
+ * function names with addr2line. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <execinfo.h>
