@@ -214,7 +214,9 @@ def gpu_throughput(description, batch, precision, seconds, warmup, device):
 def parity(description, path):
     """Losses of the same weights on the same batch, before and after one optimizer step, as
     cnnlab computed them (train_bench --parity). Dropout is off on both sides."""
-    saved = torch.load(path)
+    # A file train_bench wrote a moment ago, in the format of LibTorch's torch::pickle_save:
+    # trusted, and unreadable by torch.load's weights-only mode (the default since PyTorch 2.6).
+    saved = torch.load(path, weights_only=False)
     torch.manual_seed(0)
     model = Net(description)
     state = {key: value for key, value in saved.items() if key not in ("input", "labels")}

@@ -58,6 +58,35 @@ std::optional<DistributedOptions> distributed_from_environment() {
 
 bool distributed_built() { return true; }
 
+namespace {
+
+// LibTorch 2.x's TCPStore serves with its libuv backend by default (TCPStoreOptions::useLibUV), and
+// a LibTorch built without libuv (Debian's 2.x) refuses it: there the classic backend serves.
+// LibTorch 1.x has only the classic one, and no such option.
+template <typename StoreOptions>
+auto use_classic_store(StoreOptions& options, int) -> decltype(options.useLibUV = false, true) {
+  if (!options.useLibUV) return false;
+  options.useLibUV = false;
+  return true;
+}
+template <typename StoreOptions>
+bool use_classic_store(StoreOptions&, long) {
+  return false;
+}
+
+c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& host,
+                                                 c10d::TCPStoreOptions options) {
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  } catch (const std::exception& e) {
+    const bool libuv_missing = std::string(e.what()).find("libuv") != std::string::npos;
+    if (!libuv_missing || !use_classic_store(options, 0)) throw;
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  }
+}
+
+}  // namespace
+
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
@@ -73,7 +102,7 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options)
     store_options.numWorkers = static_cast<std::size_t>(options.world_size);
     store_options.waitWorkers = false;
     store_options.timeout = options.timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
+    impl_->store = connect_store(options.master_addr, store_options);
   } catch (const std::exception& e) {
     throw Error(fmt::format(
         "{}: rank {} could not {} the rendezvous (MASTER_ADDR:MASTER_PORT) within {} s: {}", where,

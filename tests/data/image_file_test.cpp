@@ -93,14 +93,16 @@ TEST(ImageFileTest, RejectsNonImageNamingTheFile) {
 
 TEST(ImageFileTest, HugeClaimedSizeIsRefusedBeforeDecoding) {
   TempDir dir;
-  // A PNG signature and an IHDR chunk claiming 10000 x 10000 RGB pixels, and nothing else.
+  // A PNG signature, an IHDR chunk claiming 10000 x 10000 RGB pixels and an empty IDAT chunk
+  // (newer stb_image reads on to the first IDAT to learn the channel count).
   std::vector<std::uint8_t> bytes = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
                                      0,    0,   0,   13,  'I',  'H',  'D',  'R'};
   for (int i = 0; i < 2; ++i) {
     const uint32_t side = 10000;
     for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back((side >> shift) & 0xff);
   }
-  for (std::uint8_t b : {8, 2, 0, 0, 0, 0, 0, 0, 0}) bytes.push_back(b);  // depth, type, …, CRC
+  for (std::uint8_t b : {8, 2, 0, 0, 0, 0, 0, 0, 0}) bytes.push_back(b);    // depth, type, …, CRC
+  bytes.insert(bytes.end(), {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0});  // length 0, CRC
   testing::write_bytes(dir / "huge.png", bytes);
   try {
     read_image_file(dir / "huge.png", 3, 8, 8);
