@@ -1,5 +1,7 @@
 #include "cnnlab/training/evaluate.h"
 
+#include "cnnlab/training/distributed.h"
+
 namespace cnnlab {
 
 namespace {
@@ -31,26 +33,34 @@ void for_each_batch(Network& network, const Dataset& data, const Normalization& 
 }  // namespace
 
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Precision precision) {
+                    int64_t batch_size, Precision precision, ProcessGroup* group) {
+  Dataset share = data;
+  if (group != nullptr && data.size() > 0) {
+    group->broadcast(network->buffers());
+    const int64_t n = data.size(), world = group->world_size(), rank = group->rank();
+    share = data.slice(n * rank / world, n * (rank + 1) / world);
+  }
   // Sums stay on the device until the end: one wait for the whole set, not one per batch.
-  torch::Tensor loss_sum, correct;
-  for_each_batch(network, data, norm, batch_size, precision,
+  const auto on_device =
+      torch::TensorOptions().dtype(torch::kFloat64).device(network_device(network));
+  torch::Tensor loss_sum = torch::zeros({}, on_device), correct = torch::zeros({}, on_device);
+  for_each_batch(network, share, norm, batch_size, precision,
                  [&](int64_t, int64_t, const torch::Tensor& logits, const torch::Tensor& labels) {
                    const auto batch_loss = torch::nn::functional::cross_entropy(
                        logits, labels,
                        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-                   const auto batch_correct = logits.argmax(1).eq(labels).sum();
-                   loss_sum = loss_sum.defined() ? loss_sum + batch_loss.to(torch::kFloat64)
-                                                 : batch_loss.to(torch::kFloat64);
-                   correct = correct.defined() ? correct + batch_correct : batch_correct;
+                   loss_sum = loss_sum + batch_loss.to(torch::kFloat64);
+                   correct = correct + logits.argmax(1).eq(labels).sum().to(torch::kFloat64);
                  });
+  auto sums = torch::stack({loss_sum, correct}).cpu();
+  if (group != nullptr) group->all_reduce_sum(sums);
   EvalResult result;
   result.count = data.size();
   if (result.count > 0) {
     torch::NoGradGuard no_grad;
-    result.loss = loss_sum.item<double>() / static_cast<double>(result.count) +
+    result.loss = sums[0].item<double>() / static_cast<double>(result.count) +
                   network->l2_penalty().item<double>();
-    result.accuracy = correct.item<double>() / static_cast<double>(result.count);
+    result.accuracy = sums[1].item<double>() / static_cast<double>(result.count);
   }
   return result;
 }

@@ -76,11 +76,11 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   }
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (status != FitStatus::kCompleted) return result;
-  // Rank 0 alone tests and writes the metrics of a distributed run.
+  // The processes of a distributed run test a share of the set each; rank 0 writes the metrics.
   const auto& group = config.train.process_group();
-  if (group && group->rank() != 0) return result;
   result.test = evaluate(trainer.network(), data.test, data.normalization,
-                         config.train.eval_batch_size(), config.train.precision());
+                         config.train.eval_batch_size(), config.train.precision(), group.get());
+  if (group && group->rank() != 0) return result;
   const nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
       {"test_loss", result.test.loss},

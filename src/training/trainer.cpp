@@ -542,8 +542,9 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     record.val_loss = NAN;
     record.val_accuracy = NAN;
     if (validation.size() > 0) {
-      const EvalResult val =
-          evaluate(network_, validation, norm, options_.eval_batch_size(), options_.precision());
+      // Across processes, each validates its share of the set.
+      const EvalResult val = evaluate(network_, validation, norm, options_.eval_batch_size(),
+                                      options_.precision(), group);
       record.val_loss = val.loss;
       record.val_accuracy = val.accuracy;
     }

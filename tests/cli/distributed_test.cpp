@@ -16,6 +16,8 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/training/checkpoint.h"
+#include "cnnlab/training/evaluate.h"
+#include "cnnlab/training/history.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -120,6 +122,21 @@ TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
     if (++lines <= 3) EXPECT_EQ(line_one, line_two);
   }
   EXPECT_EQ(lines, 1 + 2 * (86 + 11) / 12);  // header + 2 epochs of ceil(86/12) steps
+  // Validation and test, shared between the processes, come to the figures of one process.
+  const History history_one = read_history(setup.dir / "one"),
+                history_two = read_history(setup.dir / "two");
+  ASSERT_EQ(history_two.epochs.size(), 2u);
+  for (std::size_t i = 0; i < history_one.epochs.size(); ++i) {
+    EXPECT_NEAR(history_two.epochs[i].val_loss, history_one.epochs[i].val_loss, 1e-4);
+    EXPECT_EQ(history_two.epochs[i].val_accuracy, history_one.epochs[i].val_accuracy);
+  }
+  const auto test_line = [](const Outcome& run) {
+    const auto at = run.output.find("Test accuracy");
+    return at == std::string::npos ? std::string()
+                                   : run.output.substr(at, run.output.find('\n', at) - at);
+  };
+  EXPECT_NE(test_line(one), "") << one.output;
+  EXPECT_EQ(test_line(one), test_line(two)) << two.output;
 }
 
 // With batch norm synchronised over the processes, 2 processes train as 1 with batch norm too,
@@ -139,6 +156,80 @@ TEST(DistributedTest, SynchronisedBatchNormTrainsAsOneProcess) {
   ASSERT_EQ(ddp.exit_code, 0) << ddp.output;
   const auto a = weights(setup.dir / "one"), c = weights(setup.dir / "ddp");
   EXPECT_FALSE(torch::allclose(a.at("Conv1.weight"), c.at("Conv1.weight"), 1e-4, 1e-6));
+}
+
+// A socket bound to a port of the loopback interface the system picked; `port` gets it.
+int bound_socket(int& port) {
+  const int socket_fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_EQ(getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  port = ntohs(address.sin_port);
+  return socket_fd;
+}
+
+// Two processes (here two threads, each with its own process group) evaluate a share of the set
+// each, with rank 0's batch-norm statistics, and both get the whole set's result. Rank 1's
+// copy of the set has wrong labels in rank 0's share and its batch norm other statistics:
+// neither may reach the result.
+TEST(DistributedTest, EvaluationIsSharedBetweenProcesses) {
+  SKIP_WITHOUT_DISTRIBUTED();
+  const ModelSpec spec = parse_config(
+                             "[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
+                             "activation = \"relu\"\n[[model.layers]]\ntype = \"batchnorm\"\n"
+                             "[[model.layers]]\ntype = \"flatten\"\n[[model.layers]]\n"
+                             "type = \"dense\"\nactivation = \"softmax\"\n",
+                             "test.toml")
+                             .model;
+  torch::manual_seed(5);
+  const int64_t n = 41;
+  Dataset data{torch::randint(0, 256, {n, 1, 28, 28}, torch::kUInt8),
+               torch::randint(0, 10, {n}, torch::kInt64),
+               {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}};
+  std::vector<Network> networks{Network(spec), Network(spec)};
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& buffer : networks[0]->buffers()) {
+      if (buffer.is_floating_point()) buffer.uniform_(0.5, 1.5);
+    }
+    const auto from = networks[0]->parameters(), to = networks[1]->parameters();
+    for (std::size_t i = 0; i < from.size(); ++i) to[i].copy_(from[i]);
+  }
+  const EvalResult whole = evaluate(networks[0], data, {}, 8);
+  Dataset skewed = data;
+  skewed.labels = data.labels.clone();
+  skewed.labels.slice(0, 0, n / 2).add_(1).remainder_(10);
+
+  int port = 0;
+  close(bound_socket(port));  // free again, for rank 0 to serve the rendezvous on
+  EvalResult results[2];
+  std::string errors[2];
+  auto rank = [&](int64_t r) {
+    try {
+      DistributedOptions options;
+      options.rank = r;
+      options.world_size = 2;
+      options.master_port = port;
+      options.timeout = std::chrono::seconds(60);
+      ProcessGroup group(options);
+      results[r] =
+          evaluate(networks[r], r == 0 ? data : skewed, {}, 8, Precision::kFloat32, &group);
+    } catch (const std::exception& e) {
+      errors[r] = e.what();
+    }
+  };
+  std::thread rank_0(rank, 0), rank_1(rank, 1);
+  rank_0.join();
+  rank_1.join();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(errors[r], "") << "rank " << r;
+    EXPECT_EQ(results[r].count, n) << "rank " << r;
+    EXPECT_DOUBLE_EQ(results[r].accuracy, whole.accuracy) << "rank " << r;
+    EXPECT_NEAR(results[r].loss, whole.loss, 1e-6 * whole.loss) << "rank " << r;
+  }
 }
 
 pid_t start(const std::string& command, const fs::path& log) {
@@ -306,15 +397,10 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   EXPECT_LT(Clock::now() - begin, std::chrono::seconds(30));
 
   // Rank 0 cannot serve the rendezvous on a port another program holds.
-  const int holder = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  int held_port = 0;
+  const int holder = bound_socket(held_port);
   ASSERT_EQ(listen(holder, 1), 0);
-  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const std::string taken = std::to_string(ntohs(address.sin_port));
+  const std::string taken = std::to_string(held_port);
   Outcome busy = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + taken +
                              " CNNLAB_DIST_TIMEOUT=2 " + setup.train(out));
   close(holder);

@@ -8,6 +8,8 @@
 
 namespace cnnlab {
 
+class ProcessGroup;
+
 struct EvalResult {
   /// Mean cross-entropy plus the model's l2 term, as Keras' evaluate() reports it.
   double loss = 0;
@@ -17,8 +19,12 @@ struct EvalResult {
 
 /// Loss and accuracy of `network` on `data`, in eval mode and inference mode (no autograd), in
 /// batches of `batch_size`, in `precision`. Leaves the network in eval mode.
+/// With `group`, every process of it calls this with the same `data`: each evaluates its even
+/// share with rank 0's batch-norm statistics (broadcast first, so that all evaluate the model
+/// rank 0 saves), and all get the whole set's result.
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Precision precision = Precision::kFloat32);
+                    int64_t batch_size, Precision precision = Precision::kFloat32,
+                    ProcessGroup* group = nullptr);
 
 /// Class probabilities of every image of `data`: [N, num_classes] float32 in [0, 1].
 torch::Tensor predict_probabilities(Network& network, const Dataset& data,
