@@ -41,6 +41,14 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   };
   callbacks.on_step_end = [&bar](const StepEvent& event) { bar.step(event); };
   callbacks.on_epoch_end = [&bar](const EpochRecord& record) { bar.epoch_end(record); };
+  // Keras' EarlyStopping(verbose=1) lines.
+  callbacks.on_early_stop = [](const EarlyStoppingVerdict& verdict) {
+    fmt::print("Epoch {}: early stopping (best epoch: {})\n", verdict.stopped_epoch,
+               verdict.best_epoch);
+  };
+  callbacks.on_best_weights_restored = [](const EarlyStoppingVerdict& verdict) {
+    fmt::print("Restoring model weights from the end of the best epoch: {}.\n", verdict.best_epoch);
+  };
   callbacks.on_batch_skipped = [](const StepEvent& event, double loss) {
     fmt::print(stderr,
                "\ncnnlab: warning: epoch {}, step {}: the loss is {}; batch skipped "

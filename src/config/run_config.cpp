@@ -306,6 +306,17 @@ ModelSpec read_model(Section& s, const std::string& source, double default_l2) {
   return model;
 }
 
+// `options` once their own validate() passed; its message gains the config file's name.
+template <typename Options>
+Options validated(Options options, const Section& s) {
+  try {
+    validate(options);
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("{}: {}", s.source(), e.what()));
+  }
+  return options;
+}
+
 TrainerOptions read_train(Section& s, RunConfig& config) {
   TrainerOptions t;
   OptimizerOptions o;
@@ -365,12 +376,7 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
     throw ConfigError(fmt::format("{}: expected a count ≥ 0 (0: one per core), found {}",
                                   s.where("threads"), config.threads));
   }
-  try {
-    validate(t);
-  } catch (const ConfigError& e) {
-    throw ConfigError(fmt::format("{}: {}", s.source(), e.what()));
-  }
-  return t;
+  return validated(t, s);
 }
 
 AugmentOptions read_augment(Section& s) {
@@ -387,12 +393,19 @@ AugmentOptions read_augment(Section& s) {
       .cval(s.get<double>("cval", a.cval()))
       .crop_padding(s.get<int64_t>("crop_padding", a.crop_padding()))
       .cutout(s.get<int64_t>("cutout", a.cutout()));
-  try {
-    validate(a);
-  } catch (const ConfigError& e) {
-    throw ConfigError(fmt::format("{}: {}", s.source(), e.what()));
-  }
-  return a;
+  return validated(a, s);
+}
+
+// [early_stopping]: present means enabled, unless it says enabled = false.
+EarlyStoppingOptions read_early_stopping(Section& s, bool present) {
+  EarlyStoppingOptions e;
+  e.enabled(s.get<bool>("enabled", present))
+      .monitor(s.get<std::string>("monitor", e.monitor()))
+      .min_delta(s.get<double>("min_delta", e.min_delta()))
+      .patience(s.get<int64_t>("patience", e.patience()))
+      .start_from_epoch(s.get<int64_t>("start_from_epoch", e.start_from_epoch()))
+      .restore_best_weights(s.get<bool>("restore_best_weights", e.restore_best_weights()));
+  return validated(e, s);
 }
 
 }  // namespace
@@ -425,6 +438,11 @@ RunConfig parse_config(const std::string& text, const std::string& source,
   Section augment(subtable(top, "augment"), "augment", source);
   config.train.augment(read_augment(augment));
   augment.reject_unknown("[augment]");
+
+  const toml::table* stopping_table = subtable(top, "early_stopping");
+  Section stopping(stopping_table, "early_stopping", source);
+  config.train.early_stopping(read_early_stopping(stopping, stopping_table != nullptr));
+  stopping.reject_unknown("[early_stopping]");
 
   const toml::table* model_table = subtable(top, "model");
   if (model_table == nullptr) {
@@ -542,6 +560,13 @@ std::string to_toml(const RunConfig& c) {
                       {"cval", a.cval()},
                       {"crop_padding", a.crop_padding()},
                       {"cutout", a.cutout()}};
+  const auto& e = c.train.early_stopping();
+  toml::table early_stopping{{"enabled", e.enabled()},
+                             {"monitor", e.monitor()},
+                             {"min_delta", e.min_delta()},
+                             {"patience", e.patience()},
+                             {"start_from_epoch", e.start_from_epoch()},
+                             {"restore_best_weights", e.restore_best_weights()}};
   toml::array layers;
   for (const auto& l : c.model.layers) {
     toml::table t{{"type", layer_type_name(l.type)}, {"name", l.name}};
@@ -588,6 +613,7 @@ std::string to_toml(const RunConfig& c) {
                    {"model", std::move(model)},
                    {"train", std::move(train)},
                    {"augment", std::move(augment)},
+                   {"early_stopping", std::move(early_stopping)},
                    {"output", toml::table{{"dir", c.output_dir}}}};
   std::ostringstream out;
   out << "# Resolved cnnlab config: every option, defaults included.\n" << root << "\n";

@@ -65,6 +65,23 @@ std::string gallery(const RunAnalysis& run, const std::vector<GalleryItem>& item
   return html + "</div>\n";
 }
 
+// The epochs a run trained, and what early stopping made of them: "7 · stopped early · best 4
+// (val_loss), weights restored".
+std::string epochs_cell(const json& metrics) {
+  std::string cell = text_of(metrics, "epochs");
+  if (!metrics.is_object() || !metrics.contains("early_stopping") ||
+      !metrics["early_stopping"].is_object()) {
+    return cell;
+  }
+  const json& stopping = metrics["early_stopping"];
+  if (stopping.value("stopped_epoch", int64_t{0}) > 0) cell += " · stopped early";
+  if (const int64_t best = stopping.value("best_epoch", int64_t{0}); best > 0) {
+    cell += fmt::format(" · best {} ({})", best, stopping.value("monitor", std::string("?")));
+  }
+  if (stopping.value("restored_best_weights", false)) cell += ", weights restored";
+  return cell;
+}
+
 std::string runs_table(const std::vector<RunAnalysis>& runs) {
   std::string html =
       "<table><tr><th>run</th><th>dataset</th><th>test accuracy</th><th>test loss</th>"
@@ -95,7 +112,7 @@ std::string runs_table(const std::vector<RunAnalysis>& runs) {
         "<td>{}</td><td>{}</td></tr>\n",
         html_escape(run.name), html_escape(run.dataset), number(m, "test_accuracy", "{:.4f}"),
         number(m, "test_loss", "{:.4f}"), number(m, "best_val_accuracy", "{:.4f}"),
-        text_of(m, "epochs"), text_of(m, "params"), seconds,
+        html_escape(epochs_cell(m)), text_of(m, "params"), seconds,
         number(m, "train_images_per_second", "{:.0f}"), text_of(m, "threads"),
         html_escape(text_of(m, "precision")), html_escape(machine),
         html_escape(run.run_dir.string()));

@@ -69,6 +69,7 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   result.status = status;
   result.params = parameter_count(trainer.network());
   result.epochs_done = static_cast<int64_t>(trainer.history().epochs.size());
+  result.early_stopping = trainer.early_stopping();
   int64_t images = 0;
   for (const auto& epoch : trainer.history().epochs) {
     result.train_seconds += epoch.seconds;
@@ -81,7 +82,7 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   result.test = evaluate(trainer.network(), data.test, data.normalization,
                          config.train.eval_batch_size(), config.train.precision(), group.get());
   if (group && group->rank() != 0) return result;
-  const nlohmann::json metrics = {
+  nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
       {"test_loss", result.test.loss},
       {"test_count", result.test.count},
@@ -98,6 +99,17 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
       {"processes", group ? group->world_size() : 1},
       {"machine", machine_description()},
   };
+  if (const auto& stopping = config.train.early_stopping(); stopping.enabled()) {
+    const auto& verdict = result.early_stopping;
+    metrics["early_stopping"] = {
+        {"monitor", stopping.monitor()},
+        {"best_epoch", verdict.best_epoch},
+        {"best_value", verdict.best_value},
+        {"stopped_epoch", verdict.stopped_epoch},
+        {"restored_best_weights", stopping.restore_best_weights() && verdict.best_epoch > 0 &&
+                                      verdict.best_epoch != result.epochs_done},
+    };
+  }
   write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
   return result;
 }

@@ -77,6 +77,7 @@ void validate(const TrainerOptions& options) {
   }
   check_device_spelling(options.device(), "train.device");
   validate(options.augment());
+  validate(options.early_stopping());
 }
 
 std::string nonfinite_loss_name(NonFiniteLoss policy) {
@@ -164,7 +165,55 @@ bool Trainer::resume() {
     if (epoch.epoch <= state_.epoch) kept.epochs.push_back(epoch);
   }
   history_ = std::move(kept);
+  // The best epoch's weights, for restore_best_weights, come from best.pt when it holds that
+  // epoch (a crash can leave it one epoch ahead of last.pt; that epoch runs again).
+  const EarlyStoppingVerdict verdict = early_stopping();
+  const fs::path best = run_dir_ / "checkpoints" / "best.pt";
+  if (options_.early_stopping().restore_best_weights() && verdict.best_epoch > 0 &&
+      fs::exists(best, ec)) {
+    if (load_checkpoint(best, *network_, nullptr).epoch == verdict.best_epoch) {
+      remember_best_weights();
+    }
+    load_checkpoint(last, *network_, nullptr);
+  }
   return true;
+}
+
+EarlyStoppingVerdict Trainer::early_stopping() const {
+  return early_stopping_verdict(options_.early_stopping(), history_.epochs);
+}
+
+void Trainer::remember_best_weights() {
+  torch::NoGradGuard no_grad;
+  best_weights_.clear();
+  for (const auto& p : network_->parameters()) best_weights_.push_back(p.detach().clone());
+  for (const auto& b : network_->buffers()) best_weights_.push_back(b.detach().clone());
+}
+
+void Trainer::restore_best_weights(const TrainerCallbacks& callbacks) {
+  const EarlyStoppingVerdict verdict = early_stopping();
+  const auto& group = options_.process_group();
+  if (best_weights_.empty() && (!group || group->rank() == 0)) {
+    throw CheckpointError(fmt::format(
+        "{}: missing, or not from epoch {}: the best epoch's weights cannot be restored "
+        "(early_stopping.restore_best_weights)",
+        (run_dir_ / "checkpoints" / "best.pt").string(), verdict.best_epoch));
+  }
+  {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> weights = network_->parameters();
+    for (const auto& b : network_->buffers()) weights.push_back(b);
+    if (!best_weights_.empty()) {
+      for (std::size_t i = 0; i < weights.size(); ++i) weights[i].copy_(best_weights_[i]);
+    }
+  }
+  if (group) {
+    // Rank 0's copy: a process resumed on another machine may have none.
+    group->broadcast(network_->parameters());
+    group->broadcast(network_->buffers());
+  }
+  if (writes_) save_checkpoint(run_dir_ / "checkpoints" / "last.pt");
+  if (callbacks.on_best_weights_restored) callbacks.on_best_weights_restored(verdict);
 }
 
 torch::Tensor Trainer::epoch_order(int64_t epoch, int64_t n) const {
@@ -319,6 +368,14 @@ void Trainer::read_pending(PendingSteps& pending, HistoryWriter& writer, int64_t
 FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                        const Normalization& norm, const TrainerCallbacks& callbacks) {
   if (train_set.size() == 0) throw ConfigError("train: the training set is empty");
+  const auto& stopping = options_.early_stopping();
+  if (stopping.enabled() && monitors_validation(stopping.monitor()) && validation_set.size() == 0) {
+    throw ConfigError(
+        fmt::format("early_stopping.monitor: '{}' needs a validation set, and this run has none "
+                    "(data.validation_split = 0); set a validation split, or monitor \"loss\" or "
+                    "\"accuracy\"",
+                    stopping.monitor()));
+  }
   const int64_t n = train_set.size();
   const int64_t batch = options_.batch_size();
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
@@ -375,7 +432,8 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                                    torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   }
 
-  while (state_.epoch < options_.epochs()) {
+  EarlyStoppingVerdict verdict = early_stopping();
+  while (state_.epoch < options_.epochs() && verdict.stopped_epoch == 0) {
     const int64_t epoch = state_.epoch;
     if (callbacks.on_epoch_begin)
       callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
@@ -554,8 +612,13 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     history_.epochs.push_back(record);
     if (writer.is_open()) writer.append(record);
 
-    const bool improved = validation.size() > 0 && record.val_accuracy > state_.best_val_accuracy;
-    if (improved) state_.best_val_accuracy = record.val_accuracy;
+    const bool better_val_accuracy =
+        validation.size() > 0 && record.val_accuracy > state_.best_val_accuracy;
+    if (better_val_accuracy) state_.best_val_accuracy = record.val_accuracy;
+    verdict = early_stopping();
+    const bool improved =
+        stopping.enabled() ? verdict.best_epoch == record.epoch : better_val_accuracy;
+    if (improved && stopping.restore_best_weights()) remember_best_weights();
     // The state saved is "start of the next epoch".
     ++state_.epoch;
     state_.step_in_epoch = 0;
@@ -570,7 +633,16 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
       save_checkpoint(checkpoint_dir / "last.pt");
     }
     if (callbacks.on_epoch_end) callbacks.on_epoch_end(record);
-    if (stop && state_.epoch < options_.epochs()) return FitStatus::kInterrupted;
+    if (verdict.stopped_epoch > 0) {
+      if (callbacks.on_early_stop) callbacks.on_early_stop(verdict);
+    } else if (stop && state_.epoch < options_.epochs()) {
+      return FitStatus::kInterrupted;
+    }
+  }
+  // The run ends with the best epoch's weights, unless it ends on that epoch.
+  if (stopping.restore_best_weights() && verdict.best_epoch > 0 && !history_.epochs.empty() &&
+      verdict.best_epoch != history_.epochs.back().epoch) {
+    restore_best_weights(callbacks);
   }
   return FitStatus::kCompleted;
 }

@@ -139,6 +139,29 @@ TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
   EXPECT_EQ(test_line(one), test_line(two)) << two.output;
 }
 
+// Early stopping decides alike in every process (they share the validation figures), and the
+// best epoch's weights are restored everywhere: 2 processes end as 1.
+TEST(DistributedTest, EarlyStoppingStopsEveryProcessAtTheSameEpoch) {
+  SKIP_WITHOUT_DISTRIBUTED();
+  TinyRun setup(/*epochs=*/6);
+  // No epoch after the first can improve validation accuracy by more than 1.
+  const std::string stopping =
+      "--set early_stopping.monitor=val_accuracy --set early_stopping.min_delta=1 "
+      "--set early_stopping.patience=1 --set early_stopping.restore_best_weights=true";
+  const Outcome one = run_command(setup.train(setup.dir / "one", "--threads 1 " + stopping));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("Epoch 2: early stopping (best epoch: 1)"), std::string::npos)
+      << one.output;
+  const Outcome two = run_command(setup.train(setup.dir / "two", "--nproc 2 " + stopping));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const auto restored =
+      two.output.find("Restoring model weights from the end of the best epoch: 1.");
+  EXPECT_NE(restored, std::string::npos) << two.output;
+  EXPECT_EQ(restored, two.output.rfind("Restoring model weights")) << two.output;
+  EXPECT_EQ(read_history(setup.dir / "two").epochs.size(), 2u);
+  expect_same_weights(setup.dir / "one", setup.dir / "two");
+}
+
 // With batch norm synchronised over the processes, 2 processes train as 1 with batch norm too,
 // its running statistics included; 97 images in batches of 12 leave a last batch of one image,
 // so rank 1's share of it is empty and it joins the exchanges without images.

@@ -233,6 +233,55 @@ TEST(RunConfigTest, OverridesApplyBeforeValidation) {
             "bad.toml: train.lr: expected a learning rate > 0, found -1");
 }
 
+TEST(RunConfigTest, EarlyStoppingTableTurnsItOn) {
+  EXPECT_FALSE(parse_config(kConfig, "exp.toml").train.early_stopping().enabled());
+  const RunConfig c = parse_config(std::string(kConfig) + R"(
+[early_stopping]
+monitor = "val_accuracy"
+patience = 3
+min_delta = 0.001
+restore_best_weights = true
+)",
+                                   "exp.toml");
+  const EarlyStoppingOptions& e = c.train.early_stopping();
+  EXPECT_TRUE(e.enabled());
+  EXPECT_EQ(e.monitor(), "val_accuracy");
+  EXPECT_EQ(e.patience(), 3);
+  EXPECT_DOUBLE_EQ(e.min_delta(), 0.001);
+  EXPECT_TRUE(e.restore_best_weights());
+  EXPECT_EQ(e.start_from_epoch(), 0);
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_TRUE(again.train.early_stopping().enabled());
+  // The resolved config of a run without early stopping keeps it off.
+  EXPECT_FALSE(parse_config(to_toml(parse_config(kConfig, "exp.toml")), "resolved.toml")
+                   .train.early_stopping()
+                   .enabled());
+
+  // --set turns it on as well, and off again.
+  EXPECT_EQ(parse_config(kConfig, "exp.toml", {"early_stopping.patience=2"})
+                .train.early_stopping()
+                .patience(),
+            2);
+  EXPECT_TRUE(parse_config(kConfig, "exp.toml", {"early_stopping.patience=2"})
+                  .train.early_stopping()
+                  .enabled());
+  EXPECT_FALSE(parse_config(to_toml(c), "resolved.toml", {"early_stopping.enabled=false"})
+                   .train.early_stopping()
+                   .enabled());
+}
+
+TEST(RunConfigTest, BadEarlyStoppingValuesNameTheOption) {
+  const std::string base = std::string(kConfig) + "[early_stopping]\n";
+  EXPECT_EQ(error_of(base + "monitor = \"val_acc\"\n"),
+            "bad.toml: early_stopping.monitor: expected one of val_loss, val_accuracy, loss, "
+            "accuracy, found 'val_acc'");
+  EXPECT_NE(error_of(base + "patience = -1\n").find("early_stopping.patience: expected a count"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "patiense = 3\n").find("did you mean 'patience'"), std::string::npos)
+      << error_of(base + "patiense = 3\n");
+}
+
 TEST(RunConfigTest, MissingFileIsNamed) {
   try {
     load_config_file("no/such/config.toml");

@@ -90,6 +90,19 @@ TEST_F(ReportTest, ImagesArePickedByNumberOrClassName) {
   EXPECT_THROW(analyze(AnalysisOptions().images({"10"})), ConfigError);  // 10 images: 0 … 9
 }
 
+TEST_F(ReportTest, RunsTableTellsWhereEarlyStoppingEndedTheRun) {
+  RunAnalysis run = analyze();
+  EXPECT_EQ(render_report({run}).find("stopped early"), std::string::npos);
+  run.metrics["early_stopping"] = {{"monitor", "val_loss"},
+                                   {"best_epoch", 2},
+                                   {"best_value", 0.25},
+                                   {"stopped_epoch", 3},
+                                   {"restored_best_weights", true}};
+  EXPECT_NE(render_report({run}).find(">3 · stopped early · best 2 (val_loss), weights "
+                                      "restored</td>"),
+            std::string::npos);
+}
+
 TEST_F(ReportTest, PageEscapesUserTextAndFetchesNothing) {
   const RunAnalysis run = analyze();
   const std::string page = render_report({run});

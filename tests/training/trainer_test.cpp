@@ -4,6 +4,7 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
+#include "cnnlab/training/checkpoint.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -150,6 +151,91 @@ TEST(TrainerTest, ResumeWithoutACheckpointStartsOver) {
       torch::equal(straight.network()->parameters()[0], resumed.network()->parameters()[0]));
   EXPECT_EQ(read_history(resumed_dir.path()).steps.size(),
             read_history(straight_dir.path()).steps.size());
+}
+
+// Early stopping that can never see an improvement after epoch 1: validation accuracy would
+// have to rise by more than 1.
+EarlyStoppingOptions stop_after_epoch_1(int64_t patience) {
+  return EarlyStoppingOptions()
+      .enabled(true)
+      .monitor("val_accuracy")
+      .min_delta(1.0)
+      .patience(patience)
+      .restore_best_weights(true);
+}
+
+// The weights of a run of options().epochs(10) after `epochs` epochs, stopped there.
+std::vector<torch::Tensor> weights_after(int64_t epochs, const Dataset& train, const Dataset& val) {
+  TempDir dir;
+  Trainer trainer(fresh_network(1), options().epochs(10), dir.path());
+  int64_t steps = 0;
+  TrainerCallbacks stop;
+  stop.stop_requested = [&] { return ++steps == epochs * 19; };  // 19 steps an epoch
+  EXPECT_EQ(trainer.fit(train, val, {}, stop), FitStatus::kInterrupted);
+  EXPECT_EQ(trainer.history().epochs.size(), static_cast<size_t>(epochs));
+  return trainer.network()->parameters();
+}
+
+TEST(TrainerTest, EarlyStoppingEndsTheRunWithTheBestEpochsWeights) {
+  TempDir dir;
+  const Dataset train = synthetic(300, 1), val = synthetic(90, 2);
+  Trainer trainer(fresh_network(1), options().epochs(10).early_stopping(stop_after_epoch_1(1)),
+                  dir.path());
+  int64_t early_stops = 0, restores = 0;
+  TrainerCallbacks callbacks;
+  callbacks.on_early_stop = [&](const EarlyStoppingVerdict& verdict) {
+    EXPECT_EQ(verdict.stopped_epoch, 2);
+    ++early_stops;
+  };
+  callbacks.on_best_weights_restored = [&](const EarlyStoppingVerdict& verdict) {
+    EXPECT_EQ(verdict.best_epoch, 1);
+    ++restores;
+  };
+  ASSERT_EQ(trainer.fit(train, val, {}, callbacks), FitStatus::kCompleted);
+  EXPECT_EQ(early_stops, 1);
+  EXPECT_EQ(restores, 1);
+  EXPECT_EQ(trainer.history().epochs.size(), 2u);
+  EXPECT_EQ(trainer.early_stopping().best_epoch, 1);
+  EXPECT_EQ(read_history(dir.path()).epochs.size(), 2u);
+
+  // The weights are epoch 1's (the same schedule, stopped there), not epoch 2's.
+  const auto epoch_1 = weights_after(1, train, val), epoch_2 = weights_after(2, train, val);
+  const auto weights = trainer.network()->parameters();
+  for (size_t i = 0; i < weights.size(); ++i) {
+    EXPECT_TRUE(torch::equal(weights[i], epoch_1[i])) << i;
+  }
+  EXPECT_FALSE(torch::equal(weights.back(), epoch_2.back()));
+  // last.pt holds them too, so evaluate and report see the model the run ended with.
+  Network saved = fresh_network(77);
+  load_checkpoint(dir / "checkpoints" / "last.pt", *saved, nullptr);
+  EXPECT_TRUE(torch::equal(saved->parameters().back(), epoch_1.back()));
+
+  // Resuming a run that stopped early trains no further.
+  Trainer again(fresh_network(99), options().epochs(10).early_stopping(stop_after_epoch_1(1)),
+                dir.path());
+  ASSERT_TRUE(again.resume());
+  ASSERT_EQ(again.fit(train, val, {}), FitStatus::kCompleted);
+  EXPECT_EQ(again.history().epochs.size(), 2u);
+  EXPECT_TRUE(torch::equal(again.network()->parameters().back(), epoch_1.back()));
+}
+
+TEST(TrainerTest, ResumeWithEarlyStoppingRestoresTheSameBestWeights) {
+  // Three epochs, never stopped; the final resume restores epoch 1 from best.pt.
+  expect_resume_matches_straight_run(options().early_stopping(stop_after_epoch_1(5)));
+}
+
+TEST(TrainerTest, EarlyStoppingOnValidationFiguresNeedsAValidationSet) {
+  TempDir dir;
+  Trainer trainer(fresh_network(1), options().early_stopping(EarlyStoppingOptions().enabled(true)),
+                  dir.path());
+  try {
+    trainer.fit(synthetic(64, 1), {}, {});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("early_stopping.monitor: 'val_loss' needs a validation"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(TrainerTest, AugmentationChangesWhatTheModelSees) {

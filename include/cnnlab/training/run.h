@@ -22,6 +22,8 @@ struct RunResult {
   double train_seconds = 0;
   double images_per_second = 0;
   int64_t params = 0;
+  /// Early stopping's verdict on the run (all zero when it is disabled).
+  EarlyStoppingVerdict early_stopping;
 };
 
 /// `parent/name`, or `parent/name-2`, `-3`, … when that exists already.

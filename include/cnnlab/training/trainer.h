@@ -12,6 +12,7 @@
 #include "cnnlab/training/checkpoint.h"
 #include "cnnlab/training/cuda_graph.h"
 #include "cnnlab/training/distributed.h"
+#include "cnnlab/training/early_stopping.h"
 #include "cnnlab/training/history.h"
 #include "cnnlab/training/lr_schedule.h"
 #include "cnnlab/training/optimizer.h"
@@ -81,6 +82,9 @@ struct TrainerOptions {
   /// summed over the processes (PyTorch's SyncBatchNorm), instead of each process's share (DDP's
   /// default). Then 2 processes train exactly as 1 on the same global batch, batch norm included.
   TORCH_ARG(bool, sync_batchnorm) = false;
+  /// Stop once a monitored figure stops improving (Keras' EarlyStopping). While it is enabled,
+  /// checkpoints/best.pt follows the monitored figure instead of the validation accuracy.
+  TORCH_ARG(EarlyStoppingOptions, early_stopping) = {};
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -103,6 +107,10 @@ struct TrainerCallbacks {
   std::function<void(const EpochRecord&)> on_epoch_end;
   /// A batch skipped because its loss was not finite (NonFiniteLoss::kSkip).
   std::function<void(const StepEvent&, double loss)> on_batch_skipped;
+  /// Training stops early (after on_epoch_end of the epoch that decided it).
+  std::function<void(const EarlyStoppingVerdict&)> on_early_stop;
+  /// The weights of the best epoch were restored (early_stopping.restore_best_weights).
+  std::function<void(const EarlyStoppingVerdict&)> on_best_weights_restored;
   /// Polled after every step; returning true makes fit() save a checkpoint and return
   /// FitStatus::kInterrupted (used for Ctrl-C).
   std::function<bool()> stop_requested;
@@ -115,7 +123,10 @@ enum class FitStatus { kCompleted, kInterrupted };
 /// Contract: before fit(), `run_dir` exists and is writable (or is empty: nothing is written).
 /// During fit(), steps.csv and epochs.csv gain a line per step / epoch, flushed at once, and
 /// checkpoints/last.pt is replaced atomically at every epoch end (and every
-/// checkpoint_every_steps), checkpoints/best.pt when validation accuracy improves. A crash at any
+/// checkpoint_every_steps), checkpoints/best.pt when validation accuracy improves (with early
+/// stopping: when the monitored figure improves). A run that early stopping ends is complete:
+/// fit() returns kCompleted, and a resumed fit() trains no further. With restore_best_weights
+/// the run ends with the best epoch's weights, and last.pt is rewritten with them. A crash at any
 /// moment leaves the previous checkpoint readable; resume() then continues from it, and a run
 /// resumed this way ends with the same weights as one never interrupted (same seed, same
 /// thread count, CPU). On a GPU the step is the same but its arithmetic is not bit-reproducible
@@ -147,6 +158,8 @@ class Trainer {
   /// "cuda-graph" (replayed), with "+fused" or "+foreach" for the optimizer update.
   std::string step_mode() const;
   const History& history() const { return history_; }
+  /// Early stopping's view of the epochs done (all zero when it is disabled).
+  EarlyStoppingVerdict early_stopping() const;
   const TrainingState& state() const { return state_; }
 
  private:
@@ -163,6 +176,10 @@ class Trainer {
                                                    double lr, bool may_record);
   void optimizer_step(double lr);
   torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
+  /// Keeps a copy of the weights (parameters and buffers) for restore_best_weights.
+  void remember_best_weights();
+  /// Puts the remembered best weights back (rank 0's, across processes) and rewrites last.pt.
+  void restore_best_weights(const TrainerCallbacks& callbacks);
   /// The training batch of global step `step`: selected, augmented and normalised.
   torch::Tensor training_batch(const Dataset& train, const torch::Tensor& index,
                                const Normalization& norm, int64_t step) const;
@@ -179,6 +196,7 @@ class Trainer {
   int64_t eager_full_steps_ = 0;  // full-size eager steps on a GPU, before recording a graph
   TrainingState state_;
   History history_;
+  std::vector<torch::Tensor> best_weights_;  // parameters then buffers, with restore_best_weights
 };
 
 }  // namespace cnnlab
