@@ -41,7 +41,10 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   };
   callbacks.on_step_end = [&bar](const StepEvent& event) { bar.step(event); };
   callbacks.on_epoch_end = [&bar](const EpochRecord& record) { bar.epoch_end(record); };
-  // Keras' EarlyStopping(verbose=1) lines.
+  // Keras' ReduceLROnPlateau(verbose=1) and EarlyStopping(verbose=1) lines.
+  callbacks.on_learning_rate_reduced = [](int64_t epoch, double lr) {
+    fmt::print("Epoch {}: ReduceLROnPlateau reducing learning rate to {:g}.\n", epoch, lr);
+  };
   callbacks.on_early_stop = [](const EarlyStoppingVerdict& verdict) {
     fmt::print("Epoch {}: early stopping (best epoch: {})\n", verdict.stopped_epoch,
                verdict.best_epoch);

@@ -340,15 +340,12 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .step_epochs(s.get<double>("step_epochs", sch.step_epochs()))
       .gamma(s.get<double>("gamma", sch.gamma()))
       .final_ratio(s.get<double>("final_ratio", sch.final_ratio()))
-      .pct_start(s.get<double>("pct_start", sch.pct_start()));
-  if (sch.warmup_epochs() < 0 || !(sch.step_epochs() > 0) || !(sch.gamma() > 0) ||
-      sch.final_ratio() < 0 || !(sch.pct_start() > 0 && sch.pct_start() < 1)) {
-    throw ConfigError(
-        fmt::format("{}: schedule options out of range: expected warmup_epochs ≥ 0, step_epochs > "
-                    "0, gamma > 0, "
-                    "final_ratio ≥ 0, 0 < pct_start < 1",
-                    s.where("schedule")));
-  }
+      .pct_start(s.get<double>("pct_start", sch.pct_start()))
+      .plateau_monitor(s.get<std::string>("plateau_monitor", sch.plateau_monitor()))
+      .plateau_patience(s.get<int64_t>("plateau_patience", sch.plateau_patience()))
+      .plateau_min_delta(s.get<double>("plateau_min_delta", sch.plateau_min_delta()))
+      .plateau_cooldown(s.get<int64_t>("plateau_cooldown", sch.plateau_cooldown()))
+      .min_lr(s.get<double>("min_lr", sch.min_lr()));
   t.optimizer(o)
       .schedule(sch)
       .epochs(s.get<int64_t>("epochs", t.epochs()))
@@ -535,6 +532,11 @@ std::string to_toml(const RunConfig& c) {
                     {"gamma", s.gamma()},
                     {"final_ratio", s.final_ratio()},
                     {"pct_start", s.pct_start()},
+                    {"plateau_monitor", s.plateau_monitor()},
+                    {"plateau_patience", s.plateau_patience()},
+                    {"plateau_min_delta", s.plateau_min_delta()},
+                    {"plateau_cooldown", s.plateau_cooldown()},
+                    {"min_lr", s.min_lr()},
                     {"label_smoothing", c.train.label_smoothing()},
                     {"l2", common_l2},
                     {"seed", static_cast<int64_t>(c.train.seed())},

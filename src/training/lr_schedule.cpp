@@ -26,17 +26,46 @@ const char* schedule_name(ScheduleKind kind) {
       return "cosine";
     case ScheduleKind::kOneCycle:
       return "onecycle";
+    case ScheduleKind::kPlateau:
+      return "plateau";
   }
   return "?";
 }
 
 ScheduleKind parse_schedule(const std::string& text, const std::string& where) {
   for (auto kind : {ScheduleKind::kConstant, ScheduleKind::kStep, ScheduleKind::kCosine,
-                    ScheduleKind::kOneCycle}) {
+                    ScheduleKind::kOneCycle, ScheduleKind::kPlateau}) {
     if (text == schedule_name(kind)) return kind;
   }
   throw ConfigError(fmt::format(
-      "{}: unknown schedule '{}': expected one of constant, step, cosine, onecycle", where, text));
+      "{}: unknown schedule '{}': expected one of constant, step, cosine, onecycle, plateau", where,
+      text));
+}
+
+void validate(const ScheduleOptions& options) {
+  if (options.warmup_epochs() < 0 || !(options.step_epochs() > 0) || !(options.gamma() > 0) ||
+      options.final_ratio() < 0 || !(options.pct_start() > 0 && options.pct_start() < 1)) {
+    throw ConfigError(
+        "train.schedule: options out of range: expected warmup_epochs ≥ 0, step_epochs > 0, "
+        "gamma > 0, final_ratio ≥ 0, 0 < pct_start < 1");
+  }
+  check_monitor(options.plateau_monitor(), "train.plateau_monitor");
+  if (options.kind() == ScheduleKind::kPlateau && !(options.gamma() < 1)) {
+    throw ConfigError(fmt::format(
+        "train.gamma: the plateau schedule multiplies the learning rate by gamma: expected a "
+        "value in (0, 1), found {}",
+        options.gamma()));
+  }
+  if (options.plateau_patience() < 0 || options.plateau_cooldown() < 0) {
+    throw ConfigError(fmt::format(
+        "train.plateau_patience, train.plateau_cooldown: expected counts ≥ 0, found {} and {}",
+        options.plateau_patience(), options.plateau_cooldown()));
+  }
+  if (!(options.plateau_min_delta() >= 0) || !(options.min_lr() >= 0)) {
+    throw ConfigError(
+        fmt::format("train.plateau_min_delta, train.min_lr: expected values ≥ 0, found {} and {}",
+                    options.plateau_min_delta(), options.min_lr()));
+  }
 }
 
 double lr_at(const ScheduleOptions& options, double lr, int64_t step, int64_t total_steps,
@@ -49,6 +78,7 @@ double lr_at(const ScheduleOptions& options, double lr, int64_t step, int64_t to
   double value = lr;
   switch (options.kind()) {
     case ScheduleKind::kConstant:
+    case ScheduleKind::kPlateau:  // lr is already the plateau's rate
       break;
     case ScheduleKind::kStep: {
       const double period = std::max(options.step_epochs() * spe, 1.0);
@@ -72,6 +102,35 @@ double lr_at(const ScheduleOptions& options, double lr, int64_t step, int64_t to
     value *= (s + 1.0) / warmup;
   }
   return value;
+}
+
+double plateau_lr(const ScheduleOptions& options, double lr,
+                  const std::vector<EpochRecord>& epochs) {
+  const std::string& monitor = options.plateau_monitor();
+  double best = NAN;
+  int64_t wait = 0, cooldown = 0;
+  for (const auto& epoch : epochs) {
+    const double value = monitored_value(monitor, epoch);
+    if (cooldown > 0) {
+      --cooldown;
+      wait = 0;
+    }
+    const bool improved = std::isnan(best)
+                              ? std::isfinite(value)
+                              : improves(monitor, value, best, options.plateau_min_delta());
+    if (improved) {
+      best = value;
+      wait = 0;
+    } else if (cooldown == 0 && ++wait >= options.plateau_patience()) {
+      // Keras compares the rate with min_lr in float32.
+      if (static_cast<float>(lr) > static_cast<float>(options.min_lr())) {
+        lr = std::max(lr * options.gamma(), options.min_lr());
+        cooldown = options.plateau_cooldown();
+        wait = 0;
+      }
+    }
+  }
+  return lr;
 }
 
 }  // namespace cnnlab

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <future>
 #include <mutex>
+#include <tuple>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -76,6 +77,7 @@ void validate(const TrainerOptions& options) {
                                   options.sync_every_steps()));
   }
   check_device_spelling(options.device(), "train.device");
+  validate(options.schedule());
   validate(options.augment());
   validate(options.early_stopping());
 }
@@ -369,12 +371,16 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                        const Normalization& norm, const TrainerCallbacks& callbacks) {
   if (train_set.size() == 0) throw ConfigError("train: the training set is empty");
   const auto& stopping = options_.early_stopping();
-  if (stopping.enabled() && monitors_validation(stopping.monitor()) && validation_set.size() == 0) {
-    throw ConfigError(
-        fmt::format("early_stopping.monitor: '{}' needs a validation set, and this run has none "
-                    "(data.validation_split = 0); set a validation split, or monitor \"loss\" or "
-                    "\"accuracy\"",
-                    stopping.monitor()));
+  const bool plateau = options_.schedule().kind() == ScheduleKind::kPlateau;
+  for (const auto& [used, monitor, where] :
+       {std::tuple{stopping.enabled(), stopping.monitor(), "early_stopping.monitor"},
+        std::tuple{plateau, options_.schedule().plateau_monitor(), "train.plateau_monitor"}}) {
+    if (used && monitors_validation(monitor) && validation_set.size() == 0) {
+      throw ConfigError(fmt::format(
+          "{}: '{}' needs a validation set, and this run has none (data.validation_split = 0); "
+          "set a validation split, or monitor \"loss\" or \"accuracy\"",
+          where, monitor));
+    }
   }
   const int64_t n = train_set.size();
   const int64_t batch = options_.batch_size();
@@ -386,7 +392,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     fs::create_directories(checkpoint_dir);
     writer.open(run_dir_, &history_);
   }
-  const double lr = options_.optimizer().lr();
+  double lr = options_.optimizer().lr();
   const bool gpu = device_.is_cuda();
   if (gpu && !multi_tensor_) {
     multi_tensor_ = std::make_unique<MultiTensorStep>(*optimizer_, options_.optimizer());
@@ -435,6 +441,8 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   EarlyStoppingVerdict verdict = early_stopping();
   while (state_.epoch < options_.epochs() && verdict.stopped_epoch == 0) {
     const int64_t epoch = state_.epoch;
+    // The plateau schedule's rate for this epoch follows from the epochs before it.
+    if (plateau) lr = plateau_lr(options_.schedule(), options_.optimizer().lr(), history_.epochs);
     if (callbacks.on_epoch_begin)
       callbacks.on_epoch_begin(epoch, options_.epochs(), steps_per_epoch);
     const auto order = epoch_order(epoch, n).to(train.images.device(), /*non_blocking=*/true);
@@ -633,6 +641,11 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
       save_checkpoint(checkpoint_dir / "last.pt");
     }
     if (callbacks.on_epoch_end) callbacks.on_epoch_end(record);
+    if (plateau && callbacks.on_learning_rate_reduced) {
+      const double next =
+          plateau_lr(options_.schedule(), options_.optimizer().lr(), history_.epochs);
+      if (next < lr) callbacks.on_learning_rate_reduced(record.epoch, next);
+    }
     if (verdict.stopped_epoch > 0) {
       if (callbacks.on_early_stop) callbacks.on_early_stop(verdict);
     } else if (stop && state_.epoch < options_.epochs()) {

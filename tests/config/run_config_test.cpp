@@ -282,6 +282,28 @@ TEST(RunConfigTest, BadEarlyStoppingValuesNameTheOption) {
       << error_of(base + "patiense = 3\n");
 }
 
+TEST(RunConfigTest, ReadsThePlateauSchedule) {
+  const RunConfig c =
+      parse_config(kConfig, "exp.toml",
+                   {"train.schedule=plateau", "train.gamma=0.2", "train.plateau_patience=3",
+                    "train.plateau_monitor=val_accuracy", "train.plateau_cooldown=1",
+                    "train.plateau_min_delta=0.001", "train.min_lr=0.00001"});
+  const ScheduleOptions& s = c.train.schedule();
+  EXPECT_EQ(s.kind(), ScheduleKind::kPlateau);
+  EXPECT_DOUBLE_EQ(s.gamma(), 0.2);
+  EXPECT_EQ(s.plateau_patience(), 3);
+  EXPECT_EQ(s.plateau_monitor(), "val_accuracy");
+  EXPECT_EQ(s.plateau_cooldown(), 1);
+  EXPECT_DOUBLE_EQ(s.plateau_min_delta(), 0.001);
+  EXPECT_DOUBLE_EQ(s.min_lr(), 0.00001);
+  EXPECT_EQ(to_toml(parse_config(to_toml(c), "resolved.toml")), to_toml(c));
+  EXPECT_EQ(error_of(kConfig, {"train.schedule=plateau", "train.gamma=1"}),
+            "bad.toml: train.gamma: the plateau schedule multiplies the learning rate by gamma: "
+            "expected a value in (0, 1), found 1");
+  EXPECT_NE(error_of(kConfig, {"train.plateau_monitor=acc"}).find("train.plateau_monitor"),
+            std::string::npos);
+}
+
 TEST(RunConfigTest, MissingFileIsNamed) {
   try {
     load_config_file("no/such/config.toml");

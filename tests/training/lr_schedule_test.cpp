@@ -2,10 +2,88 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "cnnlab/error.h"
 
 namespace cnnlab {
 namespace {
+
+// Epochs 1, 2, … with these validation losses (validation accuracy 1 − loss).
+std::vector<EpochRecord> epochs_with_val_loss(const std::vector<double>& losses) {
+  std::vector<EpochRecord> epochs;
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    EpochRecord record;
+    record.epoch = static_cast<int64_t>(i) + 1;
+    record.val_loss = losses[i];
+    record.val_accuracy = 1.0 - losses[i];
+    epochs.push_back(record);
+  }
+  return epochs;
+}
+
+// The plateau schedule's rate after each prefix of `epochs` (index 0: before any epoch).
+std::vector<double> plateau_rates(const ScheduleOptions& options,
+                                  const std::vector<EpochRecord>& epochs) {
+  std::vector<double> rates;
+  for (std::size_t n = 0; n <= epochs.size(); ++n) {
+    rates.push_back(
+        plateau_lr(options, 1.0, std::vector<EpochRecord>(epochs.begin(), epochs.begin() + n)));
+  }
+  return rates;
+}
+
+ScheduleOptions plateau() {
+  return ScheduleOptions().kind(ScheduleKind::kPlateau).gamma(0.5).plateau_patience(2);
+}
+
+TEST(LrScheduleTest, PlateauReducesAfterPatienceEpochsWithoutImprovement) {
+  const auto epochs = epochs_with_val_loss({1.0, 0.9, 0.9, 0.9, 0.9, 0.8, 0.85, 0.85});
+  EXPECT_EQ(plateau_rates(plateau(), epochs),
+            (std::vector<double>{1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.25}));
+  // An improvement smaller than plateau_min_delta counts as none.
+  const auto small_steps = epochs_with_val_loss({1.0, 0.99, 0.98, 0.97});
+  EXPECT_EQ(plateau_lr(plateau(), 1.0, small_steps), 1.0);
+  EXPECT_EQ(plateau_lr(plateau().plateau_min_delta(0.05), 1.0, small_steps), 0.5);
+  // Accuracies must rise, losses fall: here both improve every epoch, neither is reduced.
+  const auto falling = epochs_with_val_loss({1.0, 0.9, 0.8, 0.7});
+  EXPECT_EQ(plateau_lr(plateau(), 1.0, falling), 1.0);
+  EXPECT_EQ(plateau_lr(plateau().plateau_monitor("val_accuracy"), 1.0, falling), 1.0);
+  EXPECT_EQ(plateau_lr(plateau().plateau_monitor("val_accuracy"), 1.0,
+                       epochs_with_val_loss({0.5, 0.6, 0.7, 0.8})),
+            0.5);
+  // lr is not the plateau's business in lr_at: it passes the rate through, warm-up aside.
+  EXPECT_DOUBLE_EQ(lr_at(plateau(), 0.25, 500, 1000, 100), 0.25);
+}
+
+TEST(LrScheduleTest, PlateauCooldownAndMinLrFollowKeras) {
+  const auto flat = epochs_with_val_loss({1, 1, 1, 1, 1});
+  const auto eager = [] { return plateau().plateau_patience(1); };
+  EXPECT_EQ(plateau_rates(eager(), flat), (std::vector<double>{1, 1, 0.5, 0.25, 0.125, 0.0625}));
+  // Keras counts the epoch that ends the cooldown already: a cooldown of 2 rests one epoch.
+  EXPECT_EQ(plateau_rates(eager().plateau_cooldown(2), flat),
+            (std::vector<double>{1, 1, 0.5, 0.5, 0.25, 0.25}));
+  EXPECT_EQ(plateau_rates(eager().min_lr(0.3), flat),
+            (std::vector<double>{1, 1, 0.5, 0.3, 0.3, 0.3}));
+  // A NaN never improves: epochs 1 and 3 each reduce the rate.
+  EXPECT_EQ(plateau_lr(eager(), 1.0, epochs_with_val_loss({NAN, 1.0, NAN})), 0.25);
+}
+
+TEST(LrScheduleTest, PlateauOptionsAreChecked) {
+  EXPECT_NO_THROW(validate(plateau()));
+  EXPECT_THROW(validate(plateau().plateau_monitor("val_acc")), ConfigError);
+  EXPECT_THROW(validate(plateau().plateau_patience(-1)), ConfigError);
+  EXPECT_THROW(validate(plateau().min_lr(-1)), ConfigError);
+  try {
+    validate(plateau().gamma(2));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.gamma: the plateau schedule multiplies"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(validate(ScheduleOptions().kind(ScheduleKind::kStep).gamma(2)));
+}
 
 TEST(LrScheduleTest, ConstantStaysPut) {
   EXPECT_DOUBLE_EQ(lr_at(ScheduleOptions(), 0.1, 500, 1000, 100), 0.1);

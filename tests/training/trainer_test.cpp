@@ -238,6 +238,40 @@ TEST(TrainerTest, EarlyStoppingOnValidationFiguresNeedsAValidationSet) {
   }
 }
 
+// The plateau schedule watching a figure that can never improve after epoch 1.
+ScheduleOptions plateau_after_epoch_1() {
+  return ScheduleOptions()
+      .kind(ScheduleKind::kPlateau)
+      .plateau_monitor("val_accuracy")
+      .plateau_min_delta(1.0)
+      .plateau_patience(1)
+      .gamma(0.5);
+}
+
+TEST(TrainerTest, PlateauScheduleLowersTheRateWhenValidationStalls) {
+  TempDir dir;
+  Trainer trainer(fresh_network(1), options().schedule(plateau_after_epoch_1()), dir.path());
+  std::vector<std::pair<int64_t, double>> reductions;
+  TrainerCallbacks callbacks;
+  callbacks.on_learning_rate_reduced = [&](int64_t epoch, double lr) {
+    reductions.emplace_back(epoch, lr);
+  };
+  ASSERT_EQ(trainer.fit(synthetic(300, 1), synthetic(90, 2), {}, callbacks), FitStatus::kCompleted);
+  // After epoch 2, and again after epoch 3 (the rate a longer run would go on with).
+  EXPECT_EQ(reductions, (std::vector<std::pair<int64_t, double>>{{2, 0.005}, {3, 0.0025}}));
+  const auto& epochs = trainer.history().epochs;
+  ASSERT_EQ(epochs.size(), 3u);
+  // Epoch 1 sets the best; epoch 2 fails to beat it, so epoch 3 runs at half the rate.
+  EXPECT_DOUBLE_EQ(epochs[0].lr, 0.01);
+  EXPECT_DOUBLE_EQ(epochs[1].lr, 0.01);
+  EXPECT_DOUBLE_EQ(epochs[2].lr, 0.005);
+  EXPECT_DOUBLE_EQ(trainer.history().steps.back().lr, 0.005);
+}
+
+TEST(TrainerTest, ResumeWithThePlateauScheduleContinuesAtTheSameRate) {
+  expect_resume_matches_straight_run(options().schedule(plateau_after_epoch_1()));
+}
+
 TEST(TrainerTest, AugmentationChangesWhatTheModelSees) {
   const Dataset train = synthetic(64, 8);
   Trainer plain(fresh_network(3), options().epochs(1), {});

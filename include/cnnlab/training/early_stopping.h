@@ -13,7 +13,8 @@ namespace cnnlab {
 /// Keras' EarlyStopping callback: stop training once a monitored figure has stopped improving.
 struct EarlyStoppingOptions {
   TORCH_ARG(bool, enabled) = false;
-  /// val_loss | val_accuracy | loss | accuracy (losses must fall, accuracies rise).
+  /// val_loss | val_accuracy | loss | accuracy (losses must fall, accuracies rise; see
+  /// check_monitor).
   TORCH_ARG(std::string, monitor) = "val_loss";
   /// A change smaller than this (absolute) is no improvement.
   TORCH_ARG(double, min_delta) = 0.0;
@@ -28,12 +29,6 @@ struct EarlyStoppingOptions {
 
 /// Throws ConfigError naming the option (early_stopping.<key>) when a value is out of range.
 void validate(const EarlyStoppingOptions& options);
-
-/// Whether `monitor` needs a validation set (val_loss, val_accuracy).
-bool monitors_validation(const std::string& monitor);
-
-/// The monitored figure of one epoch (NaN where the epoch has none, e.g. no validation set).
-double monitored_value(const std::string& monitor, const EpochRecord& epoch);
 
 /// Where a run stands after the epochs it has finished.
 struct EarlyStoppingVerdict {

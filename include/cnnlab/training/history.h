@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <vector>
 
 namespace cnnlab {
@@ -26,6 +27,17 @@ struct EpochRecord {
   double seconds = 0;
   int64_t steps = 0;
 };
+
+/// The figures of an epoch that early stopping and the plateau schedule watch ("monitors"):
+/// val_loss, val_accuracy, loss, accuracy. Throws ConfigError naming `where` for another name.
+void check_monitor(const std::string& monitor, const std::string& where);
+/// Whether `monitor` needs a validation set (val_loss, val_accuracy).
+bool monitors_validation(const std::string& monitor);
+/// The monitored figure of one epoch (NaN where the epoch has none, e.g. no validation set).
+double monitored_value(const std::string& monitor, const EpochRecord& epoch);
+/// Whether `value` is better than `best` by more than `min_delta`: lower for losses, higher for
+/// accuracies. A NaN never improves.
+bool improves(const std::string& monitor, double value, double best, double min_delta);
 
 /// The learning curve (every step) and the per-epoch metrics of a run.
 struct History {

@@ -107,6 +107,8 @@ struct TrainerCallbacks {
   std::function<void(const EpochRecord&)> on_epoch_end;
   /// A batch skipped because its loss was not finite (NonFiniteLoss::kSkip).
   std::function<void(const StepEvent&, double loss)> on_batch_skipped;
+  /// The plateau schedule lowered the learning rate, after `epoch` (1-based), to `lr`.
+  std::function<void(int64_t epoch, double lr)> on_learning_rate_reduced;
   /// Training stops early (after on_epoch_end of the epoch that decided it).
   std::function<void(const EarlyStoppingVerdict&)> on_early_stop;
   /// The weights of the best epoch were restored (early_stopping.restore_best_weights).
