@@ -5,25 +5,12 @@
 #include <cmath>
 
 #include "cnnlab/error.h"
+#include "support/epoch_records.h"
 
 namespace cnnlab {
 namespace {
 
-// Epochs 1, 2, … whose validation loss takes the given values (accuracy 1 − loss).
-std::vector<EpochRecord> epochs_with_val_loss(const std::vector<double>& losses) {
-  std::vector<EpochRecord> epochs;
-  for (std::size_t i = 0; i < losses.size(); ++i) {
-    EpochRecord record;
-    record.epoch = static_cast<int64_t>(i) + 1;
-    record.epochs = 100;
-    record.val_loss = losses[i];
-    record.val_accuracy = 1.0 - losses[i];
-    record.loss = 10.0 - static_cast<double>(i);  // always falling
-    record.accuracy = 0.5;                        // never rising
-    epochs.push_back(record);
-  }
-  return epochs;
-}
+using testing::epochs_with_val_loss;
 
 EarlyStoppingOptions stopping() { return EarlyStoppingOptions().enabled(true); }
 

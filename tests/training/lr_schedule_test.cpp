@@ -5,22 +5,12 @@
 #include <cmath>
 
 #include "cnnlab/error.h"
+#include "support/epoch_records.h"
 
 namespace cnnlab {
 namespace {
 
-// Epochs 1, 2, … with these validation losses (validation accuracy 1 − loss).
-std::vector<EpochRecord> epochs_with_val_loss(const std::vector<double>& losses) {
-  std::vector<EpochRecord> epochs;
-  for (std::size_t i = 0; i < losses.size(); ++i) {
-    EpochRecord record;
-    record.epoch = static_cast<int64_t>(i) + 1;
-    record.val_loss = losses[i];
-    record.val_accuracy = 1.0 - losses[i];
-    epochs.push_back(record);
-  }
-  return epochs;
-}
+using testing::epochs_with_val_loss;
 
 // The plateau schedule's rate after each prefix of `epochs` (index 0: before any epoch).
 std::vector<double> plateau_rates(const ScheduleOptions& options,
