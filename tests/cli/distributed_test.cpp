@@ -98,6 +98,13 @@ void expect_same_weights(const fs::path& a_dir, const fs::path& b_dir) {
   }
 }
 
+// The line a run printed that starts "Test accuracy" (or `label`); empty when none.
+std::string test_line(const Outcome& run, const std::string& label = "Test accuracy") {
+  const auto at = run.output.find(label);
+  return at == std::string::npos ? std::string()
+                                 : run.output.substr(at, run.output.find('\n', at) - at);
+}
+
 // Two processes, each on half of every batch of 12, end with the weights one process reaches
 // on the whole batches: gradients averaged over the processes are the whole batch's gradient.
 TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
@@ -130,11 +137,6 @@ TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
     EXPECT_NEAR(history_two.epochs[i].val_loss, history_one.epochs[i].val_loss, 1e-4);
     EXPECT_EQ(history_two.epochs[i].val_accuracy, history_one.epochs[i].val_accuracy);
   }
-  const auto test_line = [](const Outcome& run) {
-    const auto at = run.output.find("Test accuracy");
-    return at == std::string::npos ? std::string()
-                                   : run.output.substr(at, run.output.find('\n', at) - at);
-  };
   EXPECT_NE(test_line(one), "") << one.output;
   EXPECT_EQ(test_line(one), test_line(two)) << two.output;
 }
@@ -160,6 +162,11 @@ TEST(DistributedTest, EarlyStoppingStopsEveryProcessAtTheSameEpoch) {
   EXPECT_EQ(restored, two.output.rfind("Restoring model weights")) << two.output;
   EXPECT_EQ(read_history(setup.dir / "two").epochs.size(), 2u);
   expect_same_weights(setup.dir / "one", setup.dir / "two");
+  // Both processes test their share with the restored weights: the whole set's figure is one
+  // process's.
+  EXPECT_NE(test_line(one, "Test loss"), "") << one.output;
+  EXPECT_EQ(test_line(one, "Test loss"), test_line(two, "Test loss")) << two.output;
+  EXPECT_EQ(test_line(one), test_line(two)) << two.output;
 }
 
 // With batch norm synchronised over the processes, 2 processes train as 1 with batch norm too,
