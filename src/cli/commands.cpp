@@ -7,11 +7,15 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <thread>
 
+#include "cnnlab/analysis/grad_cam.h"
 #include "cnnlab/config/run_config.h"
+#include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
 #include "cnnlab/experiments/study.h"
+#include "cnnlab/io/atomic_file.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/training/device.h"
@@ -397,7 +401,8 @@ int report_command(const ReportArgs& args) {
       .device(args.device)
       .images(args.images)
       .gallery_size(args.gallery_size)
-      .test_limit(args.test_limit);
+      .test_limit(args.test_limit)
+      .grad_cam_layer(args.grad_cam_layer);
   validate(options);
   fs::path out = args.out;
   if (out.empty()) {
@@ -434,15 +439,53 @@ int evaluate_command(const EvaluateArgs& args) {
   return kExitOk;
 }
 
+namespace {
+
+// Where `predict --grad-cam` puts the picture of each file: <stem>.grad-cam.png in `dir`. Two
+// files with the same stem would overwrite each other's picture, so they are refused up front.
+std::vector<fs::path> grad_cam_paths(const std::vector<fs::path>& files, const fs::path& dir) {
+  std::map<fs::path, fs::path> taken;
+  std::vector<fs::path> paths;
+  for (const auto& file : files) {
+    const fs::path path = dir / (file.stem().string() + ".grad-cam.png");
+    const auto [it, fresh] = taken.emplace(path, file);
+    if (!fresh) {
+      throw ConfigError(fmt::format(
+          "--grad-cam: {} and {} would both write {}; rename one or predict them separately",
+          it->second.string(), file.string(), path.string()));
+    }
+    paths.push_back(path);
+  }
+  return paths;
+}
+
+}  // namespace
+
 int predict_command(const PredictArgs& args) {
   LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
   std::vector<fs::path> files(args.images.begin(), args.images.end());
-  for (const auto& prediction : predict_files(run, files, args.top, args.invert)) {
+  std::vector<fs::path> pictures;
+  std::size_t cam_layer = 0;
+  if (!args.grad_cam_dir.empty()) {
+    cam_layer = grad_cam_layer(run.config.model, args.grad_cam_layer, "--grad-cam-layer");
+    pictures = grad_cam_paths(files, args.grad_cam_dir);
+    ensure_writable_directory(args.grad_cam_dir);
+  }
+  const auto predictions = predict_files(run, files, args.top, args.invert);
+  for (std::size_t i = 0; i < predictions.size(); ++i) {
+    const auto& prediction = predictions[i];
     fmt::print("{}\n", prediction.file.string());
     for (const auto& [index, probability] : prediction.top) {
       fmt::print("  {:<16} {:.4f}\n", run.config.class_names[static_cast<std::size_t>(index)],
                  probability);
     }
+    if (pictures.empty()) continue;
+    const int64_t top_class = prediction.top.front().first;
+    write_png(pictures[i],
+              grad_cam_picture(run, prediction.file, top_class, cam_layer, args.invert));
+    fmt::print("  Grad-CAM of {} in {}: {}\n",
+               run.config.class_names[static_cast<std::size_t>(top_class)],
+               run.config.model.layers[cam_layer].name, pictures[i].string());
   }
   return kExitOk;
 }

@@ -38,6 +38,7 @@ struct ReportArgs {
   int64_t gallery_size = 24;
   int64_t test_limit = 0;
   std::string device = "cpu";
+  std::string grad_cam_layer;
 };
 
 struct SweepArgs {
@@ -75,6 +76,8 @@ struct PredictArgs {
   int top = 3;
   bool invert = false;
   std::string device = "cpu";
+  std::string grad_cam_dir;  // empty: no Grad-CAM pictures
+  std::string grad_cam_layer;
 };
 
 struct SummaryArgs {

@@ -71,6 +71,13 @@ int main(int argc, char** argv) {
   predict_cmd->add_flag("--invert", predict.invert,
                         "Invert pixel values (dark digits on white paper for an MNIST model)");
   predict_cmd->add_option("--device", predict.device, std::string(kDeviceHelp) + " (default cpu)");
+  auto* grad_cam_dir = predict_cmd->add_option(
+      "--grad-cam", predict.grad_cam_dir,
+      "Write a Grad-CAM picture of each image for its most probable class into this folder");
+  predict_cmd
+      ->add_option("--grad-cam-layer", predict.grad_cam_layer,
+                   "Layer whose feature maps Grad-CAM weighs (default: the last conv layer)")
+      ->needs(grad_cam_dir);
 
   SummaryArgs summary;
   auto* summary_cmd =
@@ -101,6 +108,8 @@ int main(int argc, char** argv) {
                          "Right and wrong test images shown per run (default 24)");
   report_cmd->add_option("--test-limit", report.test_limit,
                          "Analyse only the first N test images (default: all)");
+  report_cmd->add_option("--grad-cam-layer", report.grad_cam_layer,
+                         "Layer whose feature maps Grad-CAM weighs (default: the last conv layer)");
 
   SweepArgs sweep;
   auto* sweep_cmd = app.add_subcommand(

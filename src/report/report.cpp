@@ -58,17 +58,31 @@ std::string run_section(const RunAnalysis& run, std::size_t index, const std::st
   html += gallery(run, run.right, run.right_pngs, true);
 
   html +=
-      "<h3>Where the model looked</h3><p class=\"note\">Saliency of misclassified images: the "
+      "<h3>Where the model looked</h3><p class=\"note\">Misclassified images. Saliency: the "
       "gradient of the predicted class's score with respect to each pixel, averaged over noisy "
-      "copies of the image (SmoothGrad); brighter: a change there moves the score more.</p>\n"
-      "<div class=\"grid\">";
+      "copies of the image (SmoothGrad); brighter: a change there moves the score more.";
+  if (!run.grad_cam_layer.empty()) {
+    html += fmt::format(
+        " Grad-CAM: the regions whose feature maps in {} speak for a class (Selvaraju et al., "
+        "2017), for the predicted class and for the true one; what the model saw of each.",
+        html_escape(run.grad_cam_layer));
+  }
+  html += "</p>\n<div class=\"grid\">";
   for (const auto& s : run.saliency) {
+    const std::string predicted = html_escape(class_name(run, s.item.predicted_class));
+    const std::string truth = html_escape(class_name(run, s.item.true_class));
     const std::string caption =
-        fmt::format("true {}<br><span class=\"wrong\">pred. {}</span> · {:.2f}",
-                    html_escape(class_name(run, s.item.true_class)),
-                    html_escape(class_name(run, s.item.predicted_class)), s.item.probability);
+        fmt::format("true {}<br><span class=\"wrong\">pred. {}</span> · {:.2f}", truth, predicted,
+                    s.item.probability);
     html += "<div class=\"grid\">" + page::figure(s.image_png, caption, "pic", "test image") +
-            page::figure(s.saliency_png, "saliency", "pic", "saliency map") + "</div>";
+            page::figure(s.saliency_png, "saliency", "pic", "saliency map");
+    if (!s.grad_cam_predicted_png.empty()) {
+      html += page::figure(s.grad_cam_predicted_png,
+                           "Grad-CAM<br><span class=\"wrong\">" + predicted + "</span>", "pic",
+                           "Grad-CAM") +
+              page::figure(s.grad_cam_true_png, "Grad-CAM<br>" + truth, "pic", "Grad-CAM");
+    }
+    html += "</div>";
   }
   html += "</div>\n";
 

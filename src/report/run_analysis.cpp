@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cnnlab/analysis/feature_maps.h"
+#include "cnnlab/analysis/grad_cam.h"
 #include "cnnlab/analysis/pictures.h"
 #include "cnnlab/analysis/saliency.h"
 #include "cnnlab/data/image_file.h"
@@ -119,6 +122,17 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
   a.epoch_weight_histograms =
       read_weight_histograms(run_dir, static_cast<int64_t>(a.history.epochs.size()));
   Network& network = run.network;
+  // Checked before the test set is read, so that a wrong layer name fails at once. A model
+  // without conv layers has no Grad-CAM unless one is asked for (which then fails).
+  const auto& layers = network->spec().layers;
+  const bool has_conv = std::any_of(layers.begin(), layers.end(), [](const LayerSpec& layer) {
+    return layer.type == LayerType::kConv2d;
+  });
+  std::optional<std::size_t> cam_layer;
+  if (has_conv || !options.grad_cam_layer().empty()) {
+    cam_layer = grad_cam_layer(network->spec(), options.grad_cam_layer(), "--grad-cam-layer");
+    a.grad_cam_layer = layers[*cam_layer].name;
+  }
   for (const auto& item : network->named_parameters()) {
     a.weights.push_back({item.key(), item.value().detach().flatten().to(torch::kFloat32).clone()});
   }
@@ -203,10 +217,18 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
   for (int64_t i = 0; i < std::min<int64_t>(options.saliency_count(), a.wrong.size()); ++i) {
     const auto& item = a.wrong[i];
     const auto input = to_network_input(test.images.slice(0, item.index, item.index + 1), norm)[0];
+    const auto& picture = test.images[item.index];
     const auto heat = saliency_map(network, input, item.predicted_class,
                                    SaliencyOptions().samples(kSaliencySamples));
-    a.saliency.push_back({item, image_png(test, item.index),
-                          encode_png(heat_overlay(test.images[item.index], heat))});
+    SaliencyExample example{item, image_png(test, item.index),
+                            encode_png(heat_overlay(picture, heat)), "", ""};
+    if (cam_layer) {
+      example.grad_cam_predicted_png = encode_png(
+          heat_overlay(picture, grad_cam(network, input, item.predicted_class, *cam_layer)));
+      example.grad_cam_true_png =
+          encode_png(heat_overlay(picture, grad_cam(network, input, item.true_class, *cam_layer)));
+    }
+    a.saliency.push_back(std::move(example));
   }
   return a;
 }

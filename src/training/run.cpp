@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cnnlab/analysis/grad_cam.h"
+#include "cnnlab/analysis/pictures.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
@@ -247,6 +249,27 @@ std::vector<Prediction> predict_files(LoadedRun& run, const std::vector<fs::path
     predictions.push_back(std::move(prediction));
   }
   return predictions;
+}
+
+torch::Tensor grad_cam_picture(LoadedRun& run, const fs::path& file, int64_t target_class,
+                               std::size_t layer, bool invert) {
+  const auto& input = run.config.model.input;
+  auto image = read_image_file(file, input[0], input[1], input[2]);
+  if (invert) image = 255 - image;
+  const auto heat = grad_cam(
+      run.network, to_network_input(image.unsqueeze(0), run.normalization)[0], target_class, layer);
+  const int64_t scale =
+      (kGradCamPictureSize + std::max(input[1], input[2]) - 1) / std::max(input[1], input[2]);
+  auto picture = read_image_file(file, input[0], input[1] * scale, input[2] * scale);
+  if (invert) picture = 255 - picture;
+  namespace F = torch::nn::functional;
+  const auto large_heat =
+      F::interpolate(heat.view({1, 1, input[1], input[2]}),
+                     F::InterpolateFuncOptions()
+                         .size(std::vector<int64_t>{picture.size(1), picture.size(2)})
+                         .mode(torch::kBilinear)
+                         .align_corners(false))[0][0];
+  return heat_overlay(picture, large_heat);
 }
 
 }  // namespace cnnlab

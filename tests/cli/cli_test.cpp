@@ -162,6 +162,51 @@ TEST(CliTest, PredictRejectsNonImages) {
                      "x.png: not a readable image");
 }
 
+// Width and height from a PNG's header (big-endian, after the 8-byte signature and IHDR's length
+// and type).
+std::pair<uint32_t, uint32_t> png_size(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char header[24] = {};
+  in.read(reinterpret_cast<char*>(header), sizeof header);
+  const auto word = [&](int at) {
+    return uint32_t{header[at]} << 24 | uint32_t{header[at + 1]} << 16 |
+           uint32_t{header[at + 2]} << 8 | uint32_t{header[at + 3]};
+  };
+  return {word(16), word(20)};
+}
+
+TEST(CliTest, PredictWritesGradCamPictures) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  ASSERT_EQ(setup.train(run).exit_code, 0);
+  fs::create_directories(setup.dir / "more");
+  write_png(setup.dir / "a.png", torch::randint(0, 256, {1, 4, 4}, torch::kUInt8));
+  write_png(setup.dir / "more" / "b.png", torch::randint(0, 256, {1, 7, 5}, torch::kUInt8));
+  const fs::path out = setup.dir / "cams";
+  const Outcome predict =
+      run_cnnlab("predict " + run + " " + (setup.dir / "a.png").string() + " " +
+                 (setup.dir / "more" / "b.png").string() + " --grad-cam " + out.string());
+  ASSERT_EQ(predict.exit_code, 0) << predict.output;
+  EXPECT_NE(predict.output.find("in Conv1: " + (out / "a.grad-cam.png").string()),
+            std::string::npos)
+      << predict.output;
+  // The model's 4×4 input, enlarged 56 times to be seen.
+  EXPECT_EQ(png_size(out / "a.grad-cam.png"), (std::pair<uint32_t, uint32_t>{224, 224}));
+  EXPECT_EQ(png_size(out / "b.grad-cam.png"), (std::pair<uint32_t, uint32_t>{224, 224}));
+
+  // Two files that would write one picture are refused before anything is written.
+  write_png(setup.dir / "more" / "a.png", torch::zeros({1, 4, 4}, torch::kUInt8));
+  const fs::path clash = setup.dir / "clash";
+  expect_clean_error(
+      run_cnnlab("predict " + run + " " + (setup.dir / "a.png").string() + " " +
+                 (setup.dir / "more" / "a.png").string() + " --grad-cam " + clash.string()),
+      "would both write " + (clash / "a.grad-cam.png").string());
+  EXPECT_FALSE(fs::exists(clash));
+  expect_clean_error(run_cnnlab("predict " + run + " " + (setup.dir / "a.png").string() +
+                                " --grad-cam " + out.string() + " --grad-cam-layer Dense"),
+                     "--grad-cam-layer: no layer named 'Dense'; expected one of Conv1");
+}
+
 TEST(CliTest, InterruptSavesAndResumeFinishes) {
   TinySetup setup(550, 60);
   const fs::path run = setup.dir / "run";

@@ -1,10 +1,12 @@
 // Opens a cnnlab report in headless Chromium and checks what a reader would see: the page loads
 // with no JavaScript error and no network request, every chart is drawn, and the gallery,
-// feature-map, filter and saliency pictures are real decoded images. Saves a screenshot.
+// feature-map, filter, saliency and Grad-CAM pictures are real decoded images. Saves a
+// screenshot.
 //
 // usage: node report_browser_test.mjs [--pictures=KIND,...] REPORT.html SCREENSHOT.png [SELECTOR]
 // The screenshot shows the top of the page, or the part that starts at SELECTOR. --pictures names
-// the kinds of picture the page must hold (default: gallery,featureMaps,filters,saliency).
+// the kinds of picture the page must hold (default: gallery,featureMaps,filters,saliency,
+// gradCam).
 // Chromium: $CHROMIUM, else /usr/bin/chromium. puppeteer-core comes from web/node_modules.
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
@@ -14,7 +16,8 @@ const options = process.argv.slice(2).filter((a) => a.startsWith('--'));
 const [report, screenshot, selector] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const picturesOption = options.find((o) => o.startsWith('--pictures='));
 const expectedPictures = picturesOption ? picturesOption.slice('--pictures='.length).split(',')
-                                        : ['gallery', 'featureMaps', 'filters', 'saliency'];
+                                        : ['gallery', 'featureMaps', 'filters', 'saliency',
+                                           'gradCam'];
 if (!report || !screenshot) {
   console.error('usage: node report_browser_test.mjs REPORT.html SCREENSHOT.png [SELECTOR]');
   process.exit(2);
@@ -64,6 +67,7 @@ try {
       featureMaps: pictures('.fm figure.map img'),
       filters: pictures('figure.filter img'),
       saliency: pictures('img[alt="saliency map"]'),
+      gradCam: pictures('img[alt="Grad-CAM"]'),
       augmented: pictures('figure.aug img'),
       allImages: pictures('img'),
       scripts: document.querySelectorAll('script[src]').length,

@@ -74,6 +74,45 @@ TEST_F(ReportTest, AnalysisAccountsForEveryTestImage) {
   EXPECT_EQ(run.feature_maps[0].png.substr(1, 3), "PNG");
 }
 
+TEST_F(ReportTest, MistakesShowGradCamOfThePredictedAndTheTrueClass) {
+  // The striped run makes no mistake, so it is analysed on a copy of its images whose class
+  // folders are swapped: there, every test image is one.
+  TempDir copy;
+  fs::create_directories(copy / "stripes");
+  fs::copy(*dir_ / "stripes" / kAcross, copy / "stripes" / kDown, fs::copy_options::recursive);
+  fs::copy(*dir_ / "stripes" / kDown, copy / "stripes" / kAcross, fs::copy_options::recursive);
+  fs::copy(*dir_ / "run", copy / "run", fs::copy_options::recursive);
+  std::string config = read_all(copy / "run" / "config.toml");
+  const std::string images = (*dir_ / "stripes").string();
+  ASSERT_NE(config.find(images), std::string::npos) << config;
+  config.replace(config.find(images), images.size(), (copy / "stripes").string());
+  testing::write_text(copy / "run" / "config.toml", config);
+  const RunAnalysis run = analyze_run(copy / "run", root_, AnalysisOptions().saliency_count(3));
+  EXPECT_EQ(run.grad_cam_layer, "Conv1");  // the last (and only) conv layer
+  ASSERT_EQ(run.saliency.size(), 3u);
+  for (const auto& example : run.saliency) {
+    EXPECT_EQ(example.grad_cam_predicted_png.substr(1, 3), "PNG");
+    EXPECT_EQ(example.grad_cam_true_png.substr(1, 3), "PNG");
+    EXPECT_NE(example.grad_cam_predicted_png, example.grad_cam_true_png);
+  }
+  const std::string page = render_report({run});
+  std::size_t pictures = 0;
+  for (auto at = page.find("alt=\"Grad-CAM\""); at != std::string::npos;
+       at = page.find("alt=\"Grad-CAM\"", at + 1)) {
+    ++pictures;
+  }
+  EXPECT_EQ(pictures, 2 * run.saliency.size());
+  EXPECT_EQ(page.find(kAcross), std::string::npos) << "a class name reached the page as markup";
+  try {
+    analyze(AnalysisOptions().grad_cam_layer("Output"));
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "--grad-cam-layer: layer 'Output' has no feature maps; expected one of Conv1, Pool1");
+  }
+}
+
 TEST_F(ReportTest, ImagesArePickedByNumberOrClassName) {
   const RunAnalysis run = analyze(AnalysisOptions().images({"3", kDown}));
   ASSERT_EQ(run.feature_maps.size(), 2u);

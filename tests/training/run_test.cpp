@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cnnlab/analysis/grad_cam.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
 #include "support/temp_dir.h"
@@ -58,6 +59,15 @@ TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
   EXPECT_EQ(predictions[0].top[0].first, probabilities[0].argmax().item<int64_t>());
   EXPECT_NEAR(predictions[0].top[0].second, probabilities[0].max().item<double>(), 1e-5);
   EXPECT_GE(predictions[0].top[0].second, predictions[0].top[1].second);
+
+  // Its Grad-CAM picture: the digit enlarged 8 times (224 pixels), a heat map over it.
+  const std::size_t layer = grad_cam_layer(run.config.model, "", "--grad-cam-layer");
+  EXPECT_EQ(run.config.model.layers[layer].name, "BatchNorm2");  // the normalised Conv2
+  const auto picture =
+      grad_cam_picture(run, dir / "digit.png", predictions[0].top[0].first, layer, false);
+  EXPECT_EQ(picture.sizes(), (std::vector<int64_t>{3, 224, 224}));
+  EXPECT_GT(picture.select(0, 0).to(torch::kInt32).sub(picture.select(0, 2)).max().item<int>(), 100)
+      << "no heat over the digit";
 }
 
 TEST(RunTest, RefusesToOverwriteARun) {

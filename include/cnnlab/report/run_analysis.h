@@ -26,8 +26,11 @@ struct AnalysisOptions {
   TORCH_ARG(std::vector<std::string>, images) = {};
   /// Correctly and wrongly classified test images shown in each gallery.
   TORCH_ARG(int64_t, gallery_size) = 24;
-  /// Misclassified images shown with their saliency maps.
+  /// Misclassified images shown with their saliency and Grad-CAM maps.
   TORCH_ARG(int64_t, saliency_count) = 8;
+  /// The layer whose feature maps Grad-CAM weighs (see grad_cam_layer); empty: the last conv
+  /// layer, or no Grad-CAM for a model without one.
+  TORCH_ARG(std::string, grad_cam_layer) = "";
   /// Most confused class pairs listed, each with up to `pair_examples` images.
   TORCH_ARG(int64_t, confused_pairs) = 6;
   TORCH_ARG(int64_t, pair_examples) = 4;
@@ -70,6 +73,9 @@ struct SaliencyExample {
   GalleryItem item;
   std::string image_png;
   std::string saliency_png;
+  /// Grad-CAM of the predicted and of the true class; empty when the model has no conv layer.
+  std::string grad_cam_predicted_png;
+  std::string grad_cam_true_png;
 };
 
 /// One weight tensor of the model and its values at the end of training.
@@ -106,6 +112,8 @@ struct RunAnalysis {
   std::string first_layer_name;
   std::vector<FeatureMapImage> feature_maps;
   std::vector<SaliencyExample> saliency;
+  /// The layer the Grad-CAM maps come from; empty when there are none.
+  std::string grad_cam_layer;
 };
 
 /// Test-set indices of `AnalysisOptions::images` entries: a number, or a class name meaning the

@@ -81,4 +81,13 @@ std::vector<Prediction> predict_files(LoadedRun& run,
                                       const std::vector<std::filesystem::path>& files,
                                       int64_t top_k, bool invert);
 
+/// Grad-CAM of an image file for `target_class`, to look at: the file read as for predict_files,
+/// the map of `spec.layers[layer]` (see grad_cam_layer) laid over the image read again at a
+/// whole multiple of the model's input size, at least kGradCamPictureSize pixels on its longer
+/// side, so that a 28×28 model still gives a picture one can see. Returns [3, H, W] uint8.
+torch::Tensor grad_cam_picture(LoadedRun& run, const std::filesystem::path& file,
+                               int64_t target_class, std::size_t layer, bool invert);
+
+constexpr int64_t kGradCamPictureSize = 224;
+
 }  // namespace cnnlab
