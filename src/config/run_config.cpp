@@ -244,6 +244,8 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
       layer.stride = s.get_pair("stride", layer.kernel);
       layer.padding = parse_padding(s.get<std::string>("padding", "valid"), s.where("padding"));
       break;
+    case LayerType::kGlobalAvgPool:
+    case LayerType::kGlobalMaxPool:
     case LayerType::kBatchNorm:
     case LayerType::kFlatten:
       break;
@@ -588,6 +590,8 @@ std::string to_toml(const RunConfig& c) {
         t.insert("stride", pair(l.stride));
         t.insert("padding", padding_name(l.padding));
         break;
+      case LayerType::kGlobalAvgPool:
+      case LayerType::kGlobalMaxPool:
       case LayerType::kBatchNorm:
       case LayerType::kFlatten:
         break;

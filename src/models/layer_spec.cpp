@@ -18,9 +18,14 @@ using NameTable = std::vector<std::pair<const char*, Enum>>;
 
 const NameTable<LayerType>& layer_type_names() {
   static const NameTable<LayerType> table = {
-      {"conv2d", LayerType::kConv2d},   {"maxpool", LayerType::kMaxPool},
-      {"avgpool", LayerType::kAvgPool}, {"batchnorm", LayerType::kBatchNorm},
-      {"dropout", LayerType::kDropout}, {"flatten", LayerType::kFlatten},
+      {"conv2d", LayerType::kConv2d},
+      {"maxpool", LayerType::kMaxPool},
+      {"avgpool", LayerType::kAvgPool},
+      {"global_avgpool", LayerType::kGlobalAvgPool},
+      {"global_maxpool", LayerType::kGlobalMaxPool},
+      {"batchnorm", LayerType::kBatchNorm},
+      {"dropout", LayerType::kDropout},
+      {"flatten", LayerType::kFlatten},
       {"dense", LayerType::kDense}};
   return table;
 }
@@ -94,6 +99,10 @@ const char* layer_keras_name(LayerType type) {
       return "MaxPooling2D";
     case LayerType::kAvgPool:
       return "AveragePooling2D";
+    case LayerType::kGlobalAvgPool:
+      return "GlobalAveragePooling2D";
+    case LayerType::kGlobalMaxPool:
+      return "GlobalMaxPooling2D";
     case LayerType::kBatchNorm:
       return "BatchNormalization";
     case LayerType::kDropout:
@@ -120,7 +129,7 @@ std::vector<std::string> default_layer_names(const std::vector<LayerType>& types
   int dense_total = 0;
   for (LayerType t : types) dense_total += t == LayerType::kDense;
   std::vector<std::string> names;
-  int conv = 0, pool = 0, norm = 0, dropout = 0, flatten = 0, dense = 0;
+  int conv = 0, pool = 0, global = 0, norm = 0, dropout = 0, flatten = 0, dense = 0;
   for (LayerType t : types) {
     switch (t) {
       case LayerType::kConv2d:
@@ -129,6 +138,11 @@ std::vector<std::string> default_layer_names(const std::vector<LayerType>& types
       case LayerType::kMaxPool:
       case LayerType::kAvgPool:
         names.push_back(fmt::format("Pool{}", ++pool));
+        break;
+      case LayerType::kGlobalAvgPool:
+      case LayerType::kGlobalMaxPool:
+        ++global;
+        names.push_back(global == 1 ? "GlobalPool" : fmt::format("GlobalPool{}", global));
         break;
       case LayerType::kBatchNorm:
         names.push_back(fmt::format("BatchNorm{}", ++norm));
@@ -252,6 +266,17 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
         out.output = shape;
         break;
       }
+      case LayerType::kGlobalAvgPool:
+      case LayerType::kGlobalMaxPool: {
+        if (!spatial) {
+          throw ConfigError(
+              fmt::format("{}: expected a [channels, height, width] input, found {} "
+                          "(after a flatten or dense layer)",
+                          where, shape_text(shape)));
+        }
+        out.output = {shape[0]};
+        break;
+      }
       case LayerType::kFlatten: {
         int64_t n = 1;
         for (int64_t d : shape) n *= d;
@@ -319,6 +344,8 @@ bool layer_takes_option(LayerType type, const std::string& option) {
       {LayerType::kMaxPool, {"size", "stride", "padding"}},
       {LayerType::kAvgPool, {"size", "stride", "padding"}},
       {LayerType::kBatchNorm, {}},
+      {LayerType::kGlobalAvgPool, {}},
+      {LayerType::kGlobalMaxPool, {}},
       {LayerType::kFlatten, {}},
       {LayerType::kDropout, {"rate"}},
       {LayerType::kDense, {"units", "activation", "l2", "use_bias"}},

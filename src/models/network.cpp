@@ -113,6 +113,8 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
         layer.module = torch::nn::AnyModule(
             register_module(s.name, torch::nn::Dropout(torch::nn::DropoutOptions(s.rate))));
         break;
+      case LayerType::kGlobalAvgPool:
+      case LayerType::kGlobalMaxPool:
       case LayerType::kFlatten:
         break;
       case LayerType::kDense: {
@@ -146,6 +148,10 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     }
     if (layer.spec->type == LayerType::kFlatten) {
       x = x.flatten(1);
+    } else if (layer.spec->type == LayerType::kGlobalAvgPool) {
+      x = x.mean({2, 3});
+    } else if (layer.spec->type == LayerType::kGlobalMaxPool) {
+      x = x.amax({2, 3});
     } else if (layer.spec->type == LayerType::kBatchNorm && sum_over_processes_ && is_training()) {
       x = synchronized_batch_norm(x, layer);
     } else {

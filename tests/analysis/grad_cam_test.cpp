@@ -74,6 +74,37 @@ type = "dense"
   EXPECT_THROW(grad_cam(network, image, 0, 1), c10::Error);  // flatten: no feature maps
 }
 
+// After global average pooling, a class's score is Σₖ Wₖ·mean(Aₖ) + b: Grad-CAM weighs each
+// map by its weight in the output layer, which is the class activation map (CAM) of Zhou et al.
+// (2016) that Grad-CAM generalises.
+TEST(GradCamTest, IsTheClassActivationMapAfterGlobalAveragePooling) {
+  Network network(model(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 6
+kernel = 3
+padding = "same"
+activation = "relu"
+[[model.layers]]
+type = "global_avgpool"
+[[model.layers]]
+type = "dense"
+)",
+                        {3, 8, 8}, 5));
+  torch::manual_seed(7);
+  const auto image = torch::randn({3, 8, 8});
+  const auto maps = conv_feature_maps(network, image)[0].maps;  // [6, 8, 8]
+  const auto weight = network->named_parameters()["Output.weight"].detach();
+  int64_t drawn = 0;
+  for (int64_t target = 0; target < 5; ++target) {
+    auto expected = torch::relu((weight[target].view({6, 1, 1}) * maps).sum(0));
+    if (expected.max().item<float>() > 0) expected = expected / expected.max(), ++drawn;
+    EXPECT_TRUE(torch::allclose(grad_cam(network, image, target, 0), expected, 1e-4, 1e-5))
+        << target;
+  }
+  EXPECT_GT(drawn, 0);
+}
+
 TEST(GradCamTest, CoarseMapsAreUpsampledToTheImage) {
   Network network(model(kConvPoolConv, {1, 12, 12}, 3));
   network->eval();

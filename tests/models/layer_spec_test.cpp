@@ -64,6 +64,34 @@ TEST(InferShapesTest, StudyMnistModel) {
   EXPECT_EQ(shapes[6].params, 1290);
 }
 
+TEST(InferShapesTest, GlobalPoolingLeavesOneNumberPerChannel) {
+  using T = LayerType;
+  EXPECT_EQ(default_layer_names({T::kConv2d, T::kGlobalAvgPool, T::kDense}),
+            (std::vector<std::string>{"Conv1", "GlobalPool", "Output"}));
+  for (const LayerType type : {T::kGlobalAvgPool, T::kGlobalMaxPool}) {
+    ModelSpec spec;
+    spec.layers = {conv("Conv1", 24, 3), simple(type, "GlobalPool"),
+                   simple(T::kDense, "Output", 10)};
+    const auto shapes = infer_shapes(spec);
+    EXPECT_EQ(shapes[1].output, (std::vector<int64_t>{24}));
+    EXPECT_EQ(shapes[1].params, 0);
+    EXPECT_EQ(shapes[2].params, 24 * 10 + 10);
+    // After a flatten there are no maps left to pool.
+    spec.layers.insert(spec.layers.begin() + 1, simple(T::kFlatten, "Flatten"));
+    try {
+      infer_shapes(spec);
+      FAIL() << layer_type_name(type);
+    } catch (const ConfigError& e) {
+      EXPECT_STREQ(e.what(),
+                   "model.layers[2] (GlobalPool): expected a [channels, height, width] input, "
+                   "found 16224 (after a flatten or dense layer)");
+    }
+  }
+  EXPECT_EQ(parse_layer_type("global_avgpool", "x"), T::kGlobalAvgPool);
+  EXPECT_EQ(parse_layer_type("global_maxpool", "x"), T::kGlobalMaxPool);
+  EXPECT_STREQ(layer_keras_name(T::kGlobalAvgPool), "GlobalAveragePooling2D");
+}
+
 TEST(InferShapesTest, SamePaddingFollowsTensorFlow) {
   ModelSpec spec;
   spec.layers = {conv("Conv1", 4, 3, 2, Padding::kSame), simple(LayerType::kFlatten, "Flatten"),

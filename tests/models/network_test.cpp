@@ -59,6 +59,39 @@ TEST(NetworkTest, OutputShapesMatchInferredShapes) {
   EXPECT_EQ(net->shapes()[2].output, (std::vector<int64_t>{6, 7, 7}));
 }
 
+// Keras' GlobalAveragePooling2D and GlobalMaxPooling2D: each feature map's mean or maximum.
+TEST(NetworkTest, GlobalPoolingTakesTheMeanOrMaximumOfEachMap) {
+  for (const std::string type : {"global_avgpool", "global_maxpool"}) {
+    ModelSpec model = parse_config(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 5
+kernel = 3
+padding = "same"
+activation = "relu"
+[[model.layers]]
+type = ")" + type + R"("
+[[model.layers]]
+type = "dense"
+)",
+                                   "global.toml")
+                          .model;
+    model.input = {3, 7, 9};
+    model.num_classes = 4;
+    Network net(model);
+    net->eval();
+    std::vector<torch::Tensor> activations;
+    const auto logits = net->forward(torch::rand({2, 3, 7, 9}), &activations);
+    EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 4}));
+    ASSERT_EQ(activations[1].sizes(), (std::vector<int64_t>{2, 5})) << type;
+    const auto& maps = activations[0];
+    const auto expected = type == "global_avgpool" ? maps.mean({2, 3}) : maps.amax({2, 3});
+    EXPECT_TRUE(torch::allclose(activations[1], expected)) << type;
+    // The maps' values, not a constant: the five channels differ.
+    EXPECT_GT(expected.std().item<float>(), 0.0f) << type;
+  }
+}
+
 TEST(NetworkTest, ParameterCountsMatchInferredShapes) {
   Network net(spec());
   int64_t trainable = 0;

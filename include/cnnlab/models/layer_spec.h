@@ -7,7 +7,17 @@
 
 namespace cnnlab {
 
-enum class LayerType { kConv2d, kMaxPool, kAvgPool, kBatchNorm, kDropout, kFlatten, kDense };
+enum class LayerType {
+  kConv2d,
+  kMaxPool,
+  kAvgPool,
+  kGlobalAvgPool,
+  kGlobalMaxPool,
+  kBatchNorm,
+  kDropout,
+  kFlatten,
+  kDense
+};
 enum class Padding { kValid, kSame };
 enum class Activation { kLinear, kRelu, kLeakyRelu, kElu, kGelu, kSigmoid, kTanh, kSoftmax };
 
