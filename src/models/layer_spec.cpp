@@ -17,16 +17,15 @@ template <typename Enum>
 using NameTable = std::vector<std::pair<const char*, Enum>>;
 
 const NameTable<LayerType>& layer_type_names() {
-  static const NameTable<LayerType> table = {
-      {"conv2d", LayerType::kConv2d},
-      {"maxpool", LayerType::kMaxPool},
-      {"avgpool", LayerType::kAvgPool},
-      {"global_avgpool", LayerType::kGlobalAvgPool},
-      {"global_maxpool", LayerType::kGlobalMaxPool},
-      {"batchnorm", LayerType::kBatchNorm},
-      {"dropout", LayerType::kDropout},
-      {"flatten", LayerType::kFlatten},
-      {"dense", LayerType::kDense}};
+  static const NameTable<LayerType> table = {{"conv2d", LayerType::kConv2d},
+                                             {"maxpool", LayerType::kMaxPool},
+                                             {"avgpool", LayerType::kAvgPool},
+                                             {"global_avgpool", LayerType::kGlobalAvgPool},
+                                             {"global_maxpool", LayerType::kGlobalMaxPool},
+                                             {"batchnorm", LayerType::kBatchNorm},
+                                             {"dropout", LayerType::kDropout},
+                                             {"flatten", LayerType::kFlatten},
+                                             {"dense", LayerType::kDense}};
   return table;
 }
 
@@ -191,9 +190,10 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
     for (int64_t size : {layer.filters, layer.units, layer.kernel[0], layer.kernel[1],
                          layer.stride[0], layer.stride[1]}) {
       if (size > kMaxLayerSize) {
-        throw ConfigError(fmt::format("{}: {} is more than the {} filters, units, kernel or "
-                                      "stride sizes a layer may have",
-                                      where, size, kMaxLayerSize));
+        throw ConfigError(
+            fmt::format("{}: {} is more than the {} filters, units, kernel or "
+                        "stride sizes a layer may have",
+                        where, size, kMaxLayerSize));
       }
     }
     // Sizes are bounded, but their products may still not fit: parameter counts are checked.
@@ -245,9 +245,9 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
         const int64_t channels = conv ? layer.filters : shape[0];
         out.output = {channels, oh, ow};
         if (conv) {
-          out.params = times(times(times(layer.filters, shape[0]), layer.kernel[0]),
-                             layer.kernel[1]) +
-                       (layer.use_bias ? layer.filters : 0);
+          out.params =
+              times(times(times(layer.filters, shape[0]), layer.kernel[0]), layer.kernel[1]) +
+              (layer.use_bias ? layer.filters : 0);
           out.trainable_params = out.params;
         }
         break;
