@@ -35,6 +35,13 @@ type = "flatten"
 type = "dense"
 )";
 
+// Grad-CAM as the paper defines it, given the weight of each map: ReLU(Σₖ αₖ·Aₖ), scaled to a
+// peak of 1. alpha: [K]; maps: [K, H, W].
+torch::Tensor weighted_maps(const torch::Tensor& alpha, const torch::Tensor& maps) {
+  auto sum = torch::relu((alpha.view({-1, 1, 1}) * maps).sum(0));
+  return sum.max().item<float>() > 0 ? sum / sum.max() : sum;
+}
+
 // With a dense output right after the maps, a class's score is Σ W·A + b, so its gradient with
 // respect to the maps is that class's weight row: Grad-CAM weighs map k by the mean of W's part
 // for k. "same" padding keeps the maps at the image's size, so nothing is resampled.
@@ -53,18 +60,12 @@ type = "dense"
 )",
                         {2, 5, 6}, 4));
   network->train();
-  torch::Tensor weight;
-  for (const auto& p : network->named_parameters()) {
-    if (p.key() == "Output.weight") weight = p.value().detach();
-  }
-  ASSERT_TRUE(weight.defined());
+  const auto weight = network->named_parameters()["Output.weight"].detach();
   torch::manual_seed(3);
   const auto image = torch::randn({2, 5, 6});
   const auto maps = conv_feature_maps(network, image)[0].maps;  // [3, 5, 6]
   for (int64_t target = 0; target < 4; ++target) {
-    const auto alpha = weight[target].view({3, 5, 6}).mean({1, 2});
-    auto expected = torch::relu((alpha.view({3, 1, 1}) * maps).sum(0));
-    if (expected.max().item<float>() > 0) expected = expected / expected.max();
+    const auto expected = weighted_maps(weight[target].view({3, 5, 6}).mean({1, 2}), maps);
     const auto cam = grad_cam(network, image, target, 0);
     ASSERT_EQ(cam.sizes(), (std::vector<int64_t>{5, 6}));
     EXPECT_TRUE(torch::allclose(cam, expected, 1e-4, 1e-5)) << target << cam << expected;
@@ -97,8 +98,8 @@ type = "dense"
   const auto weight = network->named_parameters()["Output.weight"].detach();
   int64_t drawn = 0;
   for (int64_t target = 0; target < 5; ++target) {
-    auto expected = torch::relu((weight[target].view({6, 1, 1}) * maps).sum(0));
-    if (expected.max().item<float>() > 0) expected = expected / expected.max(), ++drawn;
+    const auto expected = weighted_maps(weight[target], maps);
+    drawn += expected.max().item<float>() > 0;
     EXPECT_TRUE(torch::allclose(grad_cam(network, image, target, 0), expected, 1e-4, 1e-5))
         << target;
   }
