@@ -16,6 +16,7 @@
 #include "cnnlab/error.h"
 #include "cnnlab/experiments/study.h"
 #include "cnnlab/io/atomic_file.h"
+#include "cnnlab/models/export.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/training/device.h"
@@ -487,6 +488,21 @@ int predict_command(const PredictArgs& args) {
                run.config.class_names[static_cast<std::size_t>(top_class)],
                run.config.model.layers[cam_layer].name, pictures[i].string());
   }
+  return kExitOk;
+}
+
+int export_command(const ExportArgs& args) {
+  LoadedRun run = load_run(args.run_dir, args.checkpoint);
+  const fs::path out = args.out.empty() ? fs::path(args.run_dir) / "pytorch" : fs::path(args.out);
+  ExportInfo info;
+  info.name = run.config.name;
+  info.class_names = run.config.class_names;
+  info.normalization = run.normalization;
+  info.generator = kGenerator;
+  const ExportedFiles files = export_pytorch(*run.network, info, out);
+  fmt::print("Wrote {} (the model, {} checkpoint) and {}\n", files.model_py.string(),
+             args.checkpoint, files.weights.string());
+  fmt::print("In Python (PyTorch): import model; net = model.load()  (see the top of model.py)\n");
   return kExitOk;
 }
 

@@ -80,6 +80,12 @@ struct PredictArgs {
   std::string grad_cam_layer;
 };
 
+struct ExportArgs {
+  std::string run_dir;
+  std::string out;  // empty: RUN_DIR/pytorch
+  std::string checkpoint = "best";
+};
+
 struct SummaryArgs {
   std::string config;
   std::vector<std::string> overrides;
@@ -90,6 +96,7 @@ int train_command(const TrainArgs& args);
 int evaluate_command(const EvaluateArgs& args);
 int predict_command(const PredictArgs& args);
 int summary_command(const SummaryArgs& args);
+int export_command(const ExportArgs& args);
 int report_command(const ReportArgs& args);
 int sweep_command(const SweepArgs& args);
 int study_command(const StudyArgs& args);

@@ -79,6 +79,15 @@ int main(int argc, char** argv) {
                    "Layer whose feature maps Grad-CAM weighs (default: the last conv layer)")
       ->needs(grad_cam_dir);
 
+  ExportArgs export_args;
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write a saved run's model as a PyTorch module with its weights (safetensors)");
+  export_cmd->add_option("run_dir", export_args.run_dir, "Run directory")->required();
+  export_cmd->add_option("-o,--out", export_args.out,
+                         "Folder for model.py and weights.safetensors (default RUN_DIR/pytorch)");
+  export_cmd->add_option("--checkpoint", export_args.checkpoint, "best (default) or last")
+      ->check(CLI::IsMember({"best", "last"}));
+
   SummaryArgs summary;
   auto* summary_cmd =
       app.add_subcommand("summary", "Print a Keras-style table of a config's model");
@@ -146,6 +155,7 @@ int main(int argc, char** argv) {
     if (*evaluate_cmd) return evaluate_command(evaluate);
     if (*predict_cmd) return predict_command(predict);
     if (*summary_cmd) return summary_command(summary);
+    if (*export_cmd) return export_command(export_args);
     if (*report_cmd) return report_command(report);
     if (*sweep_cmd) return sweep_command(sweep);
     if (*study_cmd) return study_command(study);
