@@ -18,27 +18,17 @@ std::string python_string(const std::string& text) {
   return nlohmann::json(valid_utf8(text)).dump();
 }
 
-// Layer names that read as plain attributes (self.Conv1): capitalised identifiers, which no
-// attribute of torch.nn.Module is. Others are reached through self._modules["…"].
+// Layer names that are kept as attribute names in Python (self.Conv1): capitalised identifiers,
+// which no attribute of torch.nn.Module is (but for the type alias T_destination).
 bool attribute_name(const std::string& name) {
   if (name.empty() || name[0] < 'A' || name[0] > 'Z') return false;
-  if (name == "True" || name == "False" || name == "None") return false;
+  if (name == "True" || name == "False" || name == "None" || name == "T_destination") return false;
   for (const char c : name) {
     const bool ok =
         (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
-}
-
-std::string module_ref(const std::string& name) {
-  return attribute_name(name) ? "self." + name
-                              : fmt::format("self._modules[{}]", python_string(name));
-}
-
-std::string module_assignment(const std::string& name, const std::string& module) {
-  return attribute_name(name) ? fmt::format("self.{} = {}", name, module)
-                              : fmt::format("self.add_module({}, {})", python_string(name), module);
 }
 
 std::string pair(const std::array<int64_t, 2>& values) {
@@ -147,8 +137,18 @@ std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Te
   return out;
 }
 
+std::vector<std::string> python_layer_names(const ModelSpec& spec) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+    const std::string& name = spec.layers[i].name;
+    names.push_back(attribute_name(name) ? name : fmt::format("layer{}", i + 1));
+  }
+  return names;
+}
+
 std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info) {
   const auto shapes = infer_shapes(spec);
+  const auto python_names = python_layer_names(spec);
   std::string init, forward;
   std::vector<int64_t> in(spec.input.begin(), spec.input.end());
   const std::size_t last = spec.layers.size() - 1;
@@ -156,7 +156,7 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
     const LayerSpec& s = spec.layers[i];
     const auto& p = shapes[i].pad;
     const bool padded = p != std::array<int64_t, 4>{0, 0, 0, 0};
-    const std::string ref = module_ref(s.name);
+    const std::string ref = "self." + python_names[i];
     std::string module, value = "x";
     switch (s.type) {
       case LayerType::kConv2d: {
@@ -210,35 +210,27 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
         value = ref + "(x)";
         break;
     }
-    if (!module.empty()) init += fmt::format("        {}\n", module_assignment(s.name, module));
+    if (!module.empty()) init += fmt::format("        {} = {}\n", ref, module);
     const bool is_output = i == last;
-    // The comment names the layer; a name that is not a plain word is quoted with its escapes.
+    // The comment names the layer as cnnlab does; a renamed one in quotes, with its escapes.
     forward += fmt::format("        x = {}  # {} {}{}\n", activated(value, s.activation, is_output),
-                           attribute_name(s.name) ? s.name : python_string(s.name),
+                           python_names[i] == s.name ? s.name : python_string(s.name),
                            shape_text(shapes[i].output), is_output ? ": logits" : "");
     in = shapes[i].output;
   }
 
   std::string normalize;
   if (info.normalization.enabled()) {
-    // Buffers that move with the module but stay out of its state dict, under names no layer has.
-    std::string mean = "pixel_mean", std = "pixel_std";
-    const auto taken = [&](const std::string& name) {
-      for (const auto& layer : spec.layers) {
-        if (layer.name == name) return true;
-      }
-      return false;
-    };
-    while (taken(mean) || taken(std)) mean += "_", std += "_";
-    init = fmt::format(
+    // Buffers that move with the module but stay out of its state dict (no layer's Python name
+    // is lower case).
+    init = std::string(
                "        # Pixels are normalised per channel as in training.\n"
-               "        self.register_buffer(\"{0}\", torch.tensor(MEAN).view(1, -1, 1, 1), "
+               "        self.register_buffer(\"pixel_mean\", torch.tensor(MEAN).view(1, -1, 1, 1), "
                "persistent=False)\n"
-               "        self.register_buffer(\"{1}\", torch.tensor(STD).view(1, -1, 1, 1), "
-               "persistent=False)\n",
-               mean, std) +
+               "        self.register_buffer(\"pixel_std\", torch.tensor(STD).view(1, -1, 1, 1), "
+               "persistent=False)\n") +
            init;
-    normalize = fmt::format("        x = (x - self.{}) / self.{}\n", mean, std);
+    normalize = "        x = (x - self.pixel_mean) / self.pixel_std\n";
   }
   std::vector<std::string> classes;
   for (const auto& name : info.class_names) classes.push_back(python_string(name));
@@ -246,7 +238,8 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
       R"("""A convolutional image classifier trained by cnnlab, as a PyTorch module.
 
 Written by `cnnlab export` ({generator}); the weights are in weights.safetensors beside this
-file, under the same names as in cnnlab's checkpoints.
+file. Layers keep their names in cnnlab (Conv1, …) where those are capitalised Python names; the
+others are layer1, layer2, … by position, their own names in the comments of forward().
 
     import torch
     import model                                 # this file
@@ -308,9 +301,19 @@ ExportedFiles export_pytorch(NetworkImpl& network, const ExportInfo& info,
                              const std::filesystem::path& dir) {
   ensure_writable_directory(dir);
   ExportedFiles files{dir / "model.py", dir / "weights.safetensors"};
-  write_file_atomically(files.weights,
-                        safetensors_bytes(state_dict_tensors(network),
-                                          {{"format", "pt"}, {"generator", info.generator}}));
+  // Tensors under the Python module's names: "<layer>.<tensor>", with renamed layers.
+  const auto python_names = python_layer_names(network.spec());
+  std::map<std::string, std::string> renamed;
+  for (std::size_t i = 0; i < python_names.size(); ++i) {
+    renamed[network.spec().layers[i].name] = python_names[i];
+  }
+  auto tensors = state_dict_tensors(network);
+  for (auto& [name, tensor] : tensors) {
+    const auto dot = name.find('.');
+    name = renamed.at(name.substr(0, dot)) + name.substr(dot);
+  }
+  write_file_atomically(
+      files.weights, safetensors_bytes(tensors, {{"format", "pt"}, {"generator", info.generator}}));
   write_file_atomically(files.model_py, pytorch_module_source(network.spec(), info));
   return files;
 }

@@ -207,6 +207,37 @@ TEST(CliTest, PredictWritesGradCamPictures) {
                      "--grad-cam-layer: no layer named 'Dense'; expected one of Conv1");
 }
 
+TEST(CliTest, ExportWritesAPyTorchModuleAndItsWeights) {
+  TinySetup setup;
+  const std::string run = (setup.dir / "run").string();
+  ASSERT_EQ(setup.train(run).exit_code, 0);
+  const Outcome exported = run_cnnlab("export " + run);
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  const fs::path out = setup.dir / "run" / "pytorch";
+  EXPECT_NE(exported.output.find("Wrote " + (out / "model.py").string() +
+                                 " (the model, best checkpoint) and " +
+                                 (out / "weights.safetensors").string()),
+            std::string::npos)
+      << exported.output;
+  std::ifstream model(out / "model.py");
+  const std::string source((std::istreambuf_iterator<char>(model)), {});
+  EXPECT_NE(source.find("self.Conv1 = nn.Conv2d(1, 4, (3, 3)"), std::string::npos) << source;
+  EXPECT_NE(source.find("INPUT_SHAPE = (1, 4, 4)"), std::string::npos) << source;
+  EXPECT_GT(fs::file_size(out / "weights.safetensors"), 8u);
+
+  const fs::path elsewhere = setup.dir / "elsewhere";
+  ASSERT_EQ(run_cnnlab("export " + run + " --checkpoint last -o " + elsewhere.string()).exit_code,
+            0);
+  EXPECT_TRUE(fs::exists(elsewhere / "model.py"));
+  EXPECT_TRUE(fs::exists(elsewhere / "weights.safetensors"));
+
+  expect_clean_error(run_cnnlab("export " + (setup.dir / "nothing").string()),
+                     (setup.dir / "nothing").string());
+  testing::write_text(setup.dir / "file", "");
+  expect_clean_error(run_cnnlab("export " + run + " -o " + (setup.dir / "file" / "out").string()),
+                     (setup.dir / "file").string());
+}
+
 TEST(CliTest, InterruptSavesAndResumeFinishes) {
   TinySetup setup(550, 60);
   const fs::path run = setup.dir / "run";

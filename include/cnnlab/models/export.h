@@ -30,8 +30,13 @@ struct ExportInfo {
   std::string generator;  // e.g. "cnnlab 0.1.0"
 };
 
-/// Python source of a PyTorch module that computes what `spec`'s Network computes, with the same
-/// parameter names (Conv1.weight, …), so that the state dict of the Network loads into it:
+/// Each layer's attribute name in an exported PyTorch module: its own where that is a capitalised
+/// Python identifier (Conv1, Dense, …: none of torch.nn.Module's attributes is), else
+/// "layer<position from 1>" (a layer named "training" or "my conv" could not be a child module).
+std::vector<std::string> python_layer_names(const ModelSpec& spec);
+
+/// Python source of a PyTorch module that computes what `spec`'s Network computes, its layers
+/// under python_layer_names, so that the Network's state dict (so renamed) loads into it:
 /// Keras' "same" padding as TensorFlow pads, Keras' batch-norm epsilon and momentum, logits out,
 /// the input normalisation built in. The file also holds CLASSES, INPUT_SHAPE and
 /// load(weights, device), which reads weights.safetensors beside it with nothing but PyTorch.
@@ -47,7 +52,8 @@ struct ExportedFiles {
   std::filesystem::path weights;
 };
 
-/// Writes `dir`/model.py and `dir`/weights.safetensors (each atomically; `dir` is created).
+/// Writes `dir`/model.py and `dir`/weights.safetensors, the state dict under the Python names
+/// (each file atomically; `dir` is created).
 /// Throws IoError naming the folder or file that cannot be written.
 ExportedFiles export_pytorch(NetworkImpl& network, const ExportInfo& info,
                              const std::filesystem::path& dir);
