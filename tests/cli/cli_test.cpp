@@ -54,6 +54,13 @@ void expect_clean_error(const Outcome& outcome, const std::string& message) {
   EXPECT_EQ(outcome.output.find("terminate called"), std::string::npos) << outcome.output;
 }
 
+// The "Test accuracy: …" line of a command's output, or "(none)".
+std::string accuracy_line(const std::string& text) {
+  const auto at = text.find("Test accuracy: ");
+  return at == std::string::npos ? std::string("(none)")
+                                 : text.substr(at, text.find('\n', at) - at);
+}
+
 TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
   TinySetup setup;
   const std::string run = (setup.dir / "run").string();
@@ -70,11 +77,6 @@ TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
   const Outcome evaluate =
       run_cnnlab("evaluate " + run + " --checkpoint last --data-dir " + setup.data_dir);
   ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
-  const auto accuracy_line = [](const std::string& text) {
-    const auto at = text.find("Test accuracy: ");
-    return at == std::string::npos ? std::string("(none)")
-                                   : text.substr(at, text.find('\n', at) - at);
-  };
   EXPECT_EQ(accuracy_line(evaluate.output), accuracy_line(train.output));
   EXPECT_NE(accuracy_line(train.output), "(none)");
 }
@@ -236,6 +238,30 @@ TEST(CliTest, ExportWritesAPyTorchModuleAndItsWeights) {
   testing::write_text(setup.dir / "file", "");
   expect_clean_error(run_cnnlab("export " + run + " -o " + (setup.dir / "file" / "out").string()),
                      (setup.dir / "file").string());
+}
+
+// The exported files in PyTorch from Python score the real MNIST test slice as cnnlab does.
+TEST(CliTest, ExportedModelScoresInPyTorchAsEvaluateDoes) {
+  const auto root = testing::real_data_root("mnist");
+  if (root.empty()) GTEST_SKIP() << "CNNLAB_DATA does not hold mnist/";
+  TempDir dir;
+  const std::string run = (dir / "run").string();
+  const std::string config = std::string(CNNLAB_SOURCE_DIR) + "/configs/mnist.toml";
+  const Outcome train = run_cnnlab(
+      "train -c " + config + " --data-dir " + root.string() + " --out " + run +
+      " --no-report --set train.epochs=1 --set data.train_limit=1500 --set data.test_limit=600 "
+      "--set data.normalize=true");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const Outcome evaluate = run_cnnlab("evaluate " + run + " --data-dir " + root.string());
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  ASSERT_EQ(run_cnnlab("export " + run).exit_code, 0);
+  const Outcome pytorch = testing::run_command(
+      "/usr/bin/python3 " + std::string(CNNLAB_SOURCE_DIR) + "/bench/exported_accuracy.py " + run +
+      "/pytorch " + (root / "mnist").string() + " --limit 600");
+  ASSERT_EQ(pytorch.exit_code, 0) << pytorch.output;
+  EXPECT_NE(pytorch.output.find("mnist: 600 test images"), std::string::npos) << pytorch.output;
+  EXPECT_NE(accuracy_line(evaluate.output), "(none)");
+  EXPECT_EQ(accuracy_line(pytorch.output), accuracy_line(evaluate.output)) << pytorch.output;
 }
 
 TEST(CliTest, InterruptSavesAndResumeFinishes) {
