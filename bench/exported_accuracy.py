@@ -30,7 +30,7 @@ def read_file(folder, name):
 
 def test_set(folder):
     """(images [N, C, H, W] uint8, labels [N] int64) of the dataset in `folder`."""
-    if os.path.exists(os.path.join(folder, "test_batch.bin")):
+    if any(os.path.exists(os.path.join(folder, "test_batch.bin" + ext)) for ext in ("", ".gz")):
         raw = torch.frombuffer(bytearray(read_file(folder, "test_batch.bin")), dtype=torch.uint8)
         records = raw.reshape(-1, 1 + 3 * 32 * 32)
         return records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].long()

@@ -240,28 +240,40 @@ TEST(CliTest, ExportWritesAPyTorchModuleAndItsWeights) {
                      (setup.dir / "file").string());
 }
 
-// The exported files in PyTorch from Python score the real MNIST test slice as cnnlab does.
-TEST(CliTest, ExportedModelScoresInPyTorchAsEvaluateDoes) {
-  const auto root = testing::real_data_root("mnist");
-  if (root.empty()) GTEST_SKIP() << "CNNLAB_DATA does not hold mnist/";
+// The exported files in PyTorch from Python score a slice of a real test set as cnnlab does:
+// the study's model of `dataset` trained for one epoch on a slice of its training set.
+void expect_pytorch_scores_as_evaluate(const std::string& dataset, const std::string& folder,
+                                       const std::string& options) {
+  const auto root = testing::real_data_root(folder);
+  if (root.empty()) GTEST_SKIP() << "CNNLAB_DATA does not hold " << folder << "/";
   TempDir dir;
   const std::string run = (dir / "run").string();
-  const std::string config = std::string(CNNLAB_SOURCE_DIR) + "/configs/mnist.toml";
-  const Outcome train = run_cnnlab(
-      "train -c " + config + " --data-dir " + root.string() + " --out " + run +
-      " --no-report --set train.epochs=1 --set data.train_limit=1500 --set data.test_limit=600 "
-      "--set data.normalize=true");
+  const std::string config = std::string(CNNLAB_SOURCE_DIR) + "/configs/" + dataset + ".toml";
+  const Outcome train =
+      run_cnnlab("train -c " + config + " --data-dir " + root.string() + " --out " + run +
+                 " --no-report --set train.epochs=1 --set data.test_limit=600 " + options);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const Outcome evaluate = run_cnnlab("evaluate " + run + " --data-dir " + root.string());
   ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
   ASSERT_EQ(run_cnnlab("export " + run).exit_code, 0);
   const Outcome pytorch = testing::run_command(
       "/usr/bin/python3 " + std::string(CNNLAB_SOURCE_DIR) + "/bench/exported_accuracy.py " + run +
-      "/pytorch " + (root / "mnist").string() + " --limit 600");
+      "/pytorch " + (root / folder).string() + " --limit 600");
   ASSERT_EQ(pytorch.exit_code, 0) << pytorch.output;
-  EXPECT_NE(pytorch.output.find("mnist: 600 test images"), std::string::npos) << pytorch.output;
+  EXPECT_NE(pytorch.output.find(dataset + ": 600 test images"), std::string::npos)
+      << pytorch.output;
   EXPECT_NE(accuracy_line(evaluate.output), "(none)");
   EXPECT_EQ(accuracy_line(pytorch.output), accuracy_line(evaluate.output)) << pytorch.output;
+}
+
+TEST(CliTest, ExportedMnistModelScoresInPyTorchAsEvaluateDoes) {
+  expect_pytorch_scores_as_evaluate("mnist", "mnist",
+                                    "--set data.train_limit=1500 --set data.normalize=true");
+}
+
+TEST(CliTest, ExportedCifar10ModelScoresInPyTorchAsEvaluateDoes) {
+  expect_pytorch_scores_as_evaluate("cifar10", "cifar-10-batches-bin",
+                                    "--set data.train_limit=500");
 }
 
 TEST(CliTest, InterruptSavesAndResumeFinishes) {
