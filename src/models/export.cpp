@@ -165,9 +165,10 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
         module = fmt::format("nn.Conv2d({}, {}, {}, stride={}, padding=({}, {}), bias={})", in[0],
                              s.filters, pair(s.kernel), pair(s.stride), symmetric ? p[2] : 0,
                              symmetric ? p[0] : 0, s.use_bias ? "True" : "False");
-        if (!symmetric)
+        if (!symmetric) {
           forward +=
               fmt::format("        x = F.pad(x, ({}, {}, {}, {}))\n", p[0], p[1], p[2], p[3]);
+        }
         value = ref + "(x)";
         break;
       }
@@ -266,7 +267,7 @@ STD = {std}
 
 
 class Model(nn.Module):
-    """The run's model: each layer under its name in cnnlab."""
+    """The run's model, layer by layer as cnnlab computes it."""
 
     def __init__(self):
         super().__init__()

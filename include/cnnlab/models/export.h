@@ -13,11 +13,12 @@
 
 namespace cnnlab {
 
-/// Named tensors in the safetensors format (Hugging Face's safetensors library reads it, and so
-/// does the loader in an exported model.py): an 8-byte little-endian header size, a JSON header
-/// giving each tensor's dtype, shape and byte range (`metadata` under "__metadata__"), padded with
-/// spaces to a multiple of 8 bytes, then the tensors' bytes in order. Tensors are written from
-/// the CPU, contiguous; float32 as F32, int64 as I64. Throws ConfigError for another dtype.
+/// Named tensors in the safetensors format, as its specification (Hugging Face's safetensors)
+/// lays it out and the loader in an exported model.py reads it: an 8-byte little-endian header
+/// size, a JSON header giving each tensor's dtype, shape and byte range (`metadata` under
+/// "__metadata__"), padded with spaces to a multiple of 8 bytes, then the tensors' bytes in
+/// order. Tensors are written from the CPU, contiguous, in the machine's (little-endian) byte
+/// order; float32 as F32, float64 as F64, int64 as I64. Throws ConfigError for another dtype.
 std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 
