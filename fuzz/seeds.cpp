@@ -41,8 +41,10 @@ void write_cifar10_seeds(const fs::path& dir) {
 
 // Image seeds start with the target's control byte (3 channels, 12x12), then the file.
 void write_image(const fs::path& path, const std::string& file) {
-  std::vector<std::uint8_t> bytes{static_cast<std::uint8_t>(1 | (8 << 1))};
-  bytes.insert(bytes.end(), file.begin(), file.end());
+  // Sized up front: GCC 12 mistakes an insert into a one-byte vector for an overread.
+  std::vector<std::uint8_t> bytes(file.size() + 1);
+  bytes[0] = static_cast<std::uint8_t>(1 | (8 << 1));
+  std::copy(file.begin(), file.end(), bytes.begin() + 1);
   write_bytes(path, bytes);
 }
 

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# Builds cnnlab against LibTorch 2.x and runs the whole suite with it, on any Debian machine (no
-# GPU needed): Debian 13's libtorch-dev (LibTorch 2.6, CPU), in a Debian 13 root made with
-# debootstrap in build-libtorch2/root. The project's own build uses Debian 12's LibTorch 1.13 and
-# bench/gpu.sh builds against PyTorch's LibTorch 2.x but runs only the device tests there; this
-# runs every test against a 2.x LibTorch: the code that differs between the two (autocast,
-# TCPStore, the checkpoint formats) and the newer library versions that come with it.
+# Builds cnnlab against LibTorch 2.x and runs its unit tests there, on any Debian machine (no GPU
+# needed): Debian 13's libtorch-dev (LibTorch 2.6, CPU), in a Debian 13 root made with debootstrap
+# in build-libtorch2/root. The project's own build uses Debian 12's LibTorch 1.13 and bench/gpu.sh
+# builds against PyTorch's LibTorch 2.x but runs only the device tests there; this proves the
+# library against a 2.x LibTorch: the code that differs between the two (autocast, the checkpoint
+# formats) and the newer library versions that come with it.
 #
 # Needs root (debootstrap, chroot and bind mounts) and Debian's package archive. The source tree,
 # web/node_modules and the datasets ($CNNLAB_DATA, default ./data) are mounted read-only inside;
-# the build goes to build-libtorch2/root/build. Arguments go to ctest (e.g. -R DistributedTest).
-# Usage: scripts/libtorch2.sh [ctest arguments...]
+# the build goes to build-libtorch2/root/build.
+# Usage:
+#   scripts/libtorch2.sh                 build the library and the unit tests, run them (-L unit)
+#   scripts/libtorch2.sh ARGS            build everything, run ctest ARGS (e.g. -R DistributedTest)
+#   scripts/libtorch2.sh --prepare       only make the Debian 13 root (CI does it in the background)
+#   scripts/libtorch2.sh --build-only    make the root if needed and build, run nothing
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 sysroot="$root/build-libtorch2/root"
 data="${CNNLAB_DATA:-$root/data}"
+mode=test
+case "${1:-}" in
+  --prepare) mode=prepare; shift ;;
+  --build-only) mode=build; shift ;;
+esac
 
 fail() {
   echo "cnnlab libtorch2: $*" >&2
@@ -52,7 +61,7 @@ bind_read_only() {  # bind_read_only SOURCE TARGET
 packages=(
   cmake g++ ninja-build pkg-config libtorch-dev libopenblas0-openmp
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
-  libgloo-dev libgtest-dev python3-torch
+  libgloo-dev libgtest-dev
 )
 if [ ! -f "$sysroot/.cnnlab-packages" ] ||
   [ "$(cat "$sysroot/.cnnlab-packages")" != "${packages[*]}" ]; then
@@ -74,6 +83,8 @@ if [ ! -f "$sysroot/.cnnlab-packages" ] ||
   mounts=()
 fi
 
+[ "$mode" != prepare ] || exit 0
+
 mount_inside "$sysroot/proc" -t proc proc
 mount_inside "$sysroot/dev" --rbind /dev
 mount --make-rslave "$sysroot/dev"
@@ -82,13 +93,16 @@ bind_read_only "$root/web/node_modules" "$sysroot/src/web/node_modules"
 bind_read_only "$data" "$sysroot/data"
 
 # The tree is read-only inside: Python writes no bytecode next to the benchmark scripts.
-chroot "$sysroot" env CNNLAB_DATA=/data PYTHONDONTWRITEBYTECODE=1 bash -c '
+# Without ctest arguments only the library and its in-process tests are built, and the unit
+# tests run. The browser and peer tests never run here: Chromium and PyTorch for Python are not
+# installed inside, and neither test involves the library's LibTorch; they run in the main suite.
+chroot "$sysroot" env CNNLAB_DATA=/data PYTHONDONTWRITEBYTECODE=1 MODE="$mode" bash -c '
   set -e
   cmake -S /src -B /build -G Ninja -Wno-dev > /build.log 2>&1 || { cat /build.log; exit 1; }
   grep "^-- cnnlab:" /build.log
-  ninja -C /build -j "$(nproc)" > /build.log 2>&1 || { tail -n 60 /build.log; exit 1; }
+  if [ $# -eq 0 ]; then targets=cnnlab_tests; set -- -L unit; else targets=all; fi
+  ninja -C /build -j "$(nproc)" "$targets" > /build.log 2>&1 || { tail -n 60 /build.log; exit 1; }
+  [ "$MODE" = test ] || exit 0
   cd /build
-  # ReportBrowserTest opens a report in Chromium, which is not installed inside: that test
-  # does not involve LibTorch and runs in the main suite.
-  ctest --output-on-failure --parallel "$(nproc)" -E ReportBrowserTest "$@"
+  ctest --output-on-failure --parallel "$(nproc)" -LE "browser|peer" "$@"
 ' - "$@"

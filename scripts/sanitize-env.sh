@@ -1,5 +1,5 @@
-# Sourced by scripts/sanitize.sh and scripts/fuzz.sh: configures build-sanitize/ (clang, ASan +
-# UBSan, the libFuzzer targets) once, and sets the sanitizers' options. Needs $root.
+# Sourced by scripts/sanitize.sh and scripts/fuzz.sh: configures build-sanitize/ (clang, -O1, ASan
+# + UBSan, the libFuzzer targets) once, and sets the sanitizers' options. Needs $root.
 build="$root/build-sanitize"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release \

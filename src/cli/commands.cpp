@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -64,6 +65,47 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
                event.epoch + 1, event.step, loss);
   };
   callbacks.stop_requested = [] { return g_stop_requested.load(); };
+  return callbacks;
+}
+
+// Where --kill-at stops a run: after a global step, or once trained, before the report.
+struct KillPoint {
+  int64_t step = 0;     // 0: no step
+  bool report = false;  // trained, before the report
+};
+
+KillPoint parse_kill_point(const std::string& text) {
+  KillPoint point;
+  if (text.empty()) return point;
+  if (text == "report") {
+    point.report = true;
+    return point;
+  }
+  if (text.rfind("step:", 0) == 0) {
+    try {
+      std::size_t used = 0;
+      point.step = std::stoll(text.substr(5), &used);
+      if (used == text.size() - 5 && point.step > 0) return point;
+    } catch (const std::exception&) {
+    }
+  }
+  throw ConfigError(fmt::format(
+      "--kill-at: expected step:N (N a positive whole number) or report, found '{}'", text));
+}
+
+// A crash as kill -9 makes it: no handler runs, no buffer is flushed by the process itself.
+[[noreturn]] void kill_now() {
+  std::raise(SIGKILL);
+  std::_Exit(137);
+}
+
+// Adds --kill-at's step to the callbacks.
+TrainerCallbacks with_kill_point(TrainerCallbacks callbacks, const KillPoint& point) {
+  if (point.step == 0) return callbacks;
+  callbacks.on_step_end = [inner = callbacks.on_step_end, step = point.step](const StepEvent& e) {
+    if (inner) inner(e);
+    if (e.global_step == step) kill_now();
+  };
   return callbacks;
 }
 
@@ -354,6 +396,7 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
   ProgressBar bar(stdout);
   const DataRoot root = resolve_data_root(args.data_dir);
   const bool lead = !group || group->rank() == 0;
+  const KillPoint kill_point = parse_kill_point(args.kill_at);
   if (!args.resume.empty()) {
     if (!args.config.empty() || !args.overrides.empty() || !args.out.empty()) {
       throw ConfigError(
@@ -364,9 +407,11 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
         !fs::exists(fs::path(args.resume) / "checkpoints" / "last.pt")) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
-    const RunResult result = resume_run(args.resume, root, progress_callbacks(bar),
-                                        loading_callbacks(), args.device, group);
+    const RunResult result =
+        resume_run(args.resume, root, with_kill_point(progress_callbacks(bar), kill_point),
+                   loading_callbacks(), args.device, group);
     const int status = lead ? print_result(result) : exit_status(result);
+    if (kill_point.report) kill_now();
     return status == kExitOk && !args.no_report && lead
                ? write_run_report(result.run_dir, root, device_of_run(result.run_dir, args.device))
                : status;
@@ -388,8 +433,10 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
              device_description(device),
              group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
   const RunResult result =
-      train_run(config, root, run_dir, progress_callbacks(bar), loading_callbacks());
+      train_run(config, root, run_dir, with_kill_point(progress_callbacks(bar), kill_point),
+                loading_callbacks());
   const int status = lead ? print_result(result) : exit_status(result);
+  if (kill_point.report) kill_now();
   return status == kExitOk && !args.no_report && lead
              ? write_run_report(result.run_dir, root, config.train.device())
              : status;

@@ -26,6 +26,7 @@ struct TrainArgs {
   bool no_report = false;
   int nproc = 1;                     // processes of a data-parallel run on this machine
   std::vector<std::string> command;  // this command line, for the ranks --nproc starts
+  std::string kill_at;  // a crash on purpose, for tests: "step:N" or "report" (empty: none)
 };
 
 struct ReportArgs {

@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   train_cmd->add_flag("--no-report", train.no_report,
                       "Do not write report.html into the run directory at the end");
+  // Hidden: the crash-safety tests kill a run at a chosen point with it.
+  train_cmd
+      ->add_option("--kill-at", train.kill_at,
+                   "Kill this process (SIGKILL) at step:N (after global step N) or at report "
+                   "(trained, before the report)")
+      ->group("");
 
   EvaluateArgs evaluate;
   auto* evaluate_cmd = app.add_subcommand("evaluate", "Test loss and accuracy of a saved run");

@@ -2,6 +2,15 @@
 // spec of that id from the JSON the report holds. vega-embed's menu saves a chart as PNG or SVG.
 (function () {
   'use strict';
+  // How many items of data a chart drew (its data marks' items, not axes or legends): a chart
+  // that drew none is an empty frame, whatever else it shows. Kept in data-points.
+  function dataItems(mark) {
+    let count = mark.marktype !== 'group' && mark.role === 'mark' ? mark.items.length : 0;
+    for (const item of mark.items || []) {
+      for (const child of item.items || []) count += dataItems(child);
+    }
+    return count;
+  }
   const specs = JSON.parse(document.getElementById('cnnlab-charts').textContent);
   const charts = Array.from(document.querySelectorAll('[data-chart]'));
   const drawn = charts.map(function (element) {
@@ -12,7 +21,8 @@
       actions: {export: true, source: false, compiled: false, editor: false},
     };
     return vegaEmbed(element, specs[id], options)
-      .then(function () {
+      .then(function (result) {
+        element.dataset.points = String(dataItems(result.view.scenegraph().root));
         element.dataset.rendered = 'true';
       })
       .catch(function (error) {

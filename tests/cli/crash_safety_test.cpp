@@ -1,8 +1,9 @@
-// Kills real training processes (SIGKILL) at random moments — mid-step, mid-checkpoint-write,
-// mid-report — and checks that every run directory resumes to the weights of a run never
-// interrupted. Fills a disk and makes the run directory read-only under a run, and checks the
-// error is clear and the previous checkpoint survives.
+// Kills real training processes (SIGKILL) at chosen moments — between steps, around and inside
+// checkpoint writes, before and inside the report's — and checks that every run directory
+// resumes to the weights of a run never interrupted. Fills a disk and makes the run directory
+// read-only under a run, and checks the error is clear and the previous checkpoint survives.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -12,11 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <iterator>
-#include <random>
-#include <thread>
+#include <nlohmann/json.hpp>
 
 #include "cnnlab/training/history.h"
 #include "cnnlab/training/run.h"
@@ -26,7 +25,6 @@ namespace cnnlab {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using testing::TempDir;
 
 using testing::read_file;
@@ -147,82 +145,99 @@ std::vector<fs::path> temporary_files(const fs::path& dir) {
   return found;
 }
 
-// Waits until `ready` holds (polling every 50 µs) or `limit` passes.
-template <typename Predicate>
-bool wait_for(Predicate ready, std::chrono::milliseconds limit) {
-  const auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (ready()) return true;
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
-  return false;
+// The first half of `from`'s bytes at `to`: what a kill in the middle of an atomic write leaves
+// behind (the complete file is only ever renamed into place).
+void write_half(const fs::path& from, const fs::path& to) {
+  const std::string bytes = read_file(from);
+  ASSERT_GT(bytes.size(), 2u) << from;
+  std::ofstream(to, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
 }
 
-enum class Phase { kAnyMoment, kCheckpointWrite, kReportWrite };
+// The test accuracy metrics.json records, as the report's results table prints it.
+std::string recorded_test_accuracy(const fs::path& run) {
+  const auto metrics = nlohmann::json::parse(read_file(run / "metrics.json"));
+  return fmt::format("<td class=\"num\">{:.4f}</td>", metrics.at("test_accuracy").get<double>());
+}
+
+// Where a run is killed (train --kill-at), and what it leaves that a kill in the middle of a
+// write would leave.
+struct KillPoint {
+  std::string at;            // --kill-at: step:N or report
+  std::string half_written;  // a file of the run to leave half-written as a .tmp, or empty
+};
 
 TEST(CrashSafetyTest, KillNineAnywhereResumesToTheSameWeights) {
   CrashSetup setup;
   const fs::path reference = setup.dir / "reference";
-  const auto start = Clock::now();
   ASSERT_EQ(run_cnnlab(setup.train_args(reference), setup.dir / "reference.log"), 0)
       << read_file(setup.dir / "reference.log");
-  const auto full_run = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  ASSERT_TRUE(fs::exists(reference / "report.html"));
+  const History whole = read_history(reference);
+  ASSERT_EQ(whole.epochs.size(), 4u);
+  const int64_t per_epoch = whole.epochs.front().steps;
+  const auto last = static_cast<int64_t>(whole.steps.size());
+  ASSERT_GT(per_epoch, 6);  // the kills below land in the first epoch's checkpoints
 
-  std::mt19937 random(2026);
-  const auto at_most = [&](std::chrono::milliseconds limit) {
-    return std::chrono::milliseconds(
-        std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(limit.count(), 1))(random));
+  // Checkpoints follow every 5th step and every epoch's end; a kill at a step comes after the
+  // step's history line and before the checkpoint that may follow it.
+  const auto step = [](int64_t n) { return "step:" + std::to_string(n); };
+  const std::vector<KillPoint> points = {
+      {step(1), ""},                        // before any checkpoint: training starts over
+      {step(5), ""},                        // just before the first checkpoint
+      {step(6), ""},                        // just after it
+      {step(7), "checkpoints/last.pt"},     // inside the next write of last.pt
+      {step(per_epoch), ""},                // the first epoch's last step, before its checkpoint
+      {step(per_epoch + 1), ""},            // the first step after an epoch's checkpoint
+      {step(last), "checkpoints/last.pt"},  // inside the last checkpoint's write
+      {"report", ""},                       // trained, before the report
+      {"report", "report.html"},            // inside the report's write
   };
-  const std::vector<std::pair<Phase, int>> plan = {
-      {Phase::kAnyMoment, 8}, {Phase::kCheckpointWrite, 8}, {Phase::kReportWrite, 8}};
-  int kills = 0, partial_checkpoints = 0, before_report = 0;
-  for (const auto& [phase, count] : plan) {
-    for (int i = 0; i < count; ++i) {
-      const fs::path run = setup.dir / ("run-" + std::to_string(kills));
-      const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / "killed.log");
-      if (phase == Phase::kAnyMoment) {
-        std::this_thread::sleep_for(at_most(full_run));
-      } else if (phase == Phase::kCheckpointWrite) {
-        // From a random moment on, the first checkpoint write seen is killed mid-way.
-        std::this_thread::sleep_for(at_most(full_run * 6 / 10));
-        wait_for([&] { return fs::exists(run / "checkpoints" / "last.pt.tmp"); }, full_run * 3);
-      } else {
-        // Training is over once metrics.json exists; the report follows.
-        wait_for([&] { return fs::exists(run / "metrics.json"); }, full_run * 3);
-        std::this_thread::sleep_for(at_most(full_run / 10));
-      }
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      ++kills;
-      if (phase == Phase::kCheckpointWrite && fs::exists(run / "checkpoints" / "last.pt.tmp")) {
-        ++partial_checkpoints;
-      }
-      if (phase == Phase::kReportWrite && !fs::exists(run / "report.html")) ++before_report;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const KillPoint& point = points[i];
+    const fs::path run = setup.dir / ("run-" + std::to_string(i));
+    auto args = setup.train_args(run);
+    args.insert(args.end(), {"--kill-at", point.at});
+    const fs::path log = setup.dir / ("killed-" + std::to_string(i) + ".log");
+    ASSERT_EQ(run_cnnlab(args, log), 128 + SIGKILL) << point.at << "\n" << read_file(log);
 
-      const fs::path log = setup.dir / ("resume-" + std::to_string(kills) + ".log");
-      ASSERT_EQ(run_cnnlab(setup.resume_args(run), log), 0) << run << "\n" << read_file(log);
-      EXPECT_TRUE(same_weights(run, reference));
-      const std::string report = read_file(run / "report.html");
-      EXPECT_NE(report.find("</html>"), std::string::npos) << run;
-      EXPECT_TRUE(temporary_files(run).empty()) << run << ": " << temporary_files(run).front();
+    // The kill landed where it was sent.
+    const History left = read_history(run);
+    if (point.at == "report") {
+      EXPECT_EQ(left.steps.size(), whole.steps.size());
+      EXPECT_TRUE(fs::exists(run / "metrics.json")) << point.at;
+      EXPECT_FALSE(fs::exists(run / "report.html")) << point.at;
+    } else {
+      EXPECT_EQ(static_cast<int64_t>(left.steps.size()), std::stoll(point.at.substr(5)));
+      EXPECT_FALSE(fs::exists(run / "metrics.json")) << point.at;
     }
+    if (!point.half_written.empty()) {
+      // The killed run's own file where it has one (a checkpoint), else the reference's.
+      const fs::path own = run / point.half_written;
+      write_half(fs::exists(own) ? own : reference / point.half_written, own.string() + ".tmp");
+    }
+
+    const fs::path resumed = setup.dir / ("resumed-" + std::to_string(i) + ".log");
+    ASSERT_EQ(run_cnnlab(setup.resume_args(run), resumed), 0) << point.at << "\n"
+                                                              << read_file(resumed);
+    EXPECT_TRUE(same_weights(run, reference)) << point.at;
+    EXPECT_EQ(recorded_test_accuracy(run), recorded_test_accuracy(reference)) << point.at;
+    const std::string report = read_file(run / "report.html");
+    EXPECT_NE(report.find(recorded_test_accuracy(run)), std::string::npos) << point.at;
+    EXPECT_NE(report.find("</html>"), std::string::npos) << point.at;
+    const History history = read_history(run);
+    EXPECT_EQ(history.steps.size(), whole.steps.size()) << point.at;
+    EXPECT_EQ(history.epochs.size(), whole.epochs.size()) << point.at;
+    EXPECT_TRUE(temporary_files(run).empty()) << point.at << ": " << temporary_files(run).front();
   }
-  std::printf(
-      "%d kills: 8 at random moments, 8 in checkpoint writes (%d left a partial file), "
-      "8 after training (%d before the report was complete); full run %lld ms\n",
-      kills, partial_checkpoints, before_report, static_cast<long long>(full_run.count()));
-  EXPECT_GE(partial_checkpoints, 1) << "no kill landed inside a checkpoint write";
-  EXPECT_GE(before_report, 1) << "no kill landed before the report was written";
 }
 
-// Starts a run and kills it once its first checkpoint is on disk: a run directory to resume.
+// A run killed after step 7, so after its first checkpoint (step 5): a run directory to resume.
 fs::path interrupted_run(const CrashSetup& setup, const std::string& name) {
   const fs::path run = setup.dir / name;
-  const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / (name + ".log"));
-  wait_for([&] { return fs::exists(run / "checkpoints" / "last.pt"); }, std::chrono::minutes(2));
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  auto args = setup.train_args(run);
+  args.insert(args.end(), {"--kill-at", "step:7"});
+  const fs::path log = setup.dir / (name + ".log");
+  EXPECT_EQ(run_cnnlab(args, log), 128 + SIGKILL) << read_file(log);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt")) << read_file(log);
   return run;
 }
 

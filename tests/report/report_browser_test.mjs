@@ -1,5 +1,6 @@
 // Opens a cnnlab report in headless Chromium and checks what a reader would see: the page loads
-// with no JavaScript error and no network request, every chart is drawn, and the gallery,
+// with no JavaScript error and no network request, every chart is drawn with its data points (the
+// items of its data marks that the page counts into data-points), and the gallery,
 // feature-map, filter, saliency and Grad-CAM pictures are real decoded images. Saves a
 // screenshot.
 //
@@ -63,6 +64,7 @@ try {
       undrawn: charts
           .filter((c) => c.dataset.rendered !== 'true' || !c.querySelector('canvas, svg'))
           .map((c) => c.dataset.chart),
+      points: Object.fromEntries(charts.map((c) => [c.dataset.chart, Number(c.dataset.points)])),
       gallery: pictures('figure.pic img'),
       featureMaps: pictures('.fm figure.map img'),
       filters: pictures('figure.filter img'),
@@ -75,6 +77,10 @@ try {
   });
   if (seen.charts < 5) failures.push(`expected at least 5 charts, found ${seen.charts}`);
   if (seen.undrawn.length) failures.push(`charts not drawn: ${seen.undrawn.join(', ')}`);
+  const empty = Object.entries(seen.points).filter(([, points]) => !(points > 0));
+  if (empty.length) {
+    failures.push(`charts that drew no data points: ${empty.map(([id]) => id).join(', ')}`);
+  }
   for (const kind of expectedPictures) {
     if (seen[kind].count === 0) failures.push(`no ${kind} pictures`);
   }
