@@ -29,8 +29,6 @@ fail() {
   exit 1
 }
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot and mounts); run it with sudo"
-[ -d "$data" ] || fail "datasets folder '$data' not found: set CNNLAB_DATA"
-data="$(cd "$data" && pwd)"
 
 # The host's own set-up installs the report's charting libraries (web/node_modules), which the
 # build inside reads.
@@ -84,6 +82,8 @@ if [ ! -f "$sysroot/.cnnlab-packages" ] ||
 fi
 
 [ "$mode" != prepare ] || exit 0
+[ -d "$data" ] || fail "datasets folder '$data' not found: set CNNLAB_DATA"
+data="$(cd "$data" && pwd)"
 
 mount_inside "$sysroot/proc" -t proc proc
 mount_inside "$sysroot/dev" --rbind /dev
