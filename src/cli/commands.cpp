@@ -68,6 +68,18 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   return callbacks;
 }
 
+// Where the datasets of a saved run are: --data-dir when given, else the data root the run was
+// trained from (while it still exists), else $CNNLAB_DATA, else ./data.
+DataRoot data_root_of_run(const std::string& flag, const fs::path& run_dir) {
+  if (flag.empty()) {
+    const fs::path recorded = recorded_data_root(run_dir);
+    if (!recorded.empty() && fs::is_directory(recorded)) {
+      return {recorded, "the data root " + run_dir.string() + " was trained from"};
+    }
+  }
+  return resolve_data_root(flag);
+}
+
 // Where --kill-at stops a run: after a global step, or once trained, before the report.
 struct KillPoint {
   int64_t step = 0;     // 0: no step
@@ -394,7 +406,8 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
-  const DataRoot root = resolve_data_root(args.data_dir);
+  const DataRoot root = args.resume.empty() ? resolve_data_root(args.data_dir)
+                                            : data_root_of_run(args.data_dir, args.resume);
   const bool lead = !group || group->rank() == 0;
   const KillPoint kill_point = parse_kill_point(args.kill_at);
   if (!args.resume.empty()) {
@@ -443,7 +456,6 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
 }
 
 int report_command(const ReportArgs& args) {
-  const DataRoot root = resolve_data_root(args.data_dir);
   AnalysisOptions options;
   options.checkpoint(args.checkpoint)
       .device(args.device)
@@ -465,7 +477,8 @@ int report_command(const ReportArgs& args) {
   for (const auto& dir : args.run_dirs) {
     fmt::print("Analysing {}\n", dir);
     std::fflush(stdout);
-    runs.push_back(analyze_run(dir, root, options, loading_callbacks()));
+    runs.push_back(
+        analyze_run(dir, data_root_of_run(args.data_dir, dir), options, loading_callbacks()));
   }
   ReportOptions report_options;
   report_options.title(args.title).generator(kGenerator);
@@ -477,8 +490,8 @@ int report_command(const ReportArgs& args) {
 int evaluate_command(const EvaluateArgs& args) {
   LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
   apply_thread_setting(run.config.threads);
-  const Dataset test =
-      load_test_set(run.config.data, resolve_data_root(args.data_dir), loading_callbacks());
+  const Dataset test = load_test_set(run.config.data, data_root_of_run(args.data_dir, args.run_dir),
+                                     loading_callbacks());
   const EvalResult result =
       evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size(),
                run.config.train.precision());

@@ -10,6 +10,10 @@
 
 namespace {
 
+constexpr const char* kRunDataDirHelp =
+    "Folder holding the datasets (default: the one the run was trained from, while it exists; "
+    "else $CNNLAB_DATA, else ./data)";
+
 constexpr const char* kDeviceHelp =
     "cpu, cuda (the first GPU), cuda:N, or auto (a GPU when LibTorch sees one, else the CPU)";
 
@@ -42,7 +46,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("-o,--out", train.out, "Run directory (default: runs/<name>)");
   train_cmd->add_option("--resume", train.resume, "Continue the interrupted run in this directory");
   train_cmd->add_option("--data-dir", train.data_dir,
-                        "Folder holding the datasets (default: $CNNLAB_DATA, else ./data)");
+                        "Folder holding the datasets (default: with --resume, the one the run "
+                        "was trained from; else $CNNLAB_DATA, else ./data)");
   add_speed_options(train_cmd, train.threads, train.precision, train.device);
   train_cmd
       ->add_option("--nproc", train.nproc,
@@ -63,7 +68,7 @@ int main(int argc, char** argv) {
   evaluate_cmd->add_option("run_dir", evaluate.run_dir, "Run directory")->required();
   evaluate_cmd->add_option("--checkpoint", evaluate.checkpoint, "best or last")
       ->check(CLI::IsMember({"best", "last"}));
-  evaluate_cmd->add_option("--data-dir", evaluate.data_dir, "Folder holding the datasets");
+  evaluate_cmd->add_option("--data-dir", evaluate.data_dir, kRunDataDirHelp);
   evaluate_cmd->add_option("--device", evaluate.device,
                            std::string(kDeviceHelp) + " (default cpu)");
 
@@ -115,7 +120,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   report_cmd->add_option("--checkpoint", report.checkpoint, "last (default) or best")
       ->check(CLI::IsMember({"best", "last"}));
-  report_cmd->add_option("--data-dir", report.data_dir, "Folder holding the datasets");
+  report_cmd->add_option("--data-dir", report.data_dir, kRunDataDirHelp);
   report_cmd->add_option("--device", report.device,
                          std::string(kDeviceHelp) + " for the test-set predictions (default cpu)");
   report_cmd->add_option("--title", report.title, "Heading of the page");

@@ -230,15 +230,6 @@ DataRoot resolve_data_root(const std::string& flag) {
   return {fs::path("data"), "the default ./data"};
 }
 
-const std::vector<std::string>& known_datasets() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> out;
-    for (const auto& info : registry()) out.push_back(info.name);
-    return out;
-  }();
-  return names;
-}
-
 std::vector<std::string> dataset_class_names(const DataOptions& options, const DataRoot& root) {
   const std::string& name = options.dataset();
   info_for(name);

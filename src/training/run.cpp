@@ -25,6 +25,7 @@ namespace {
 
 constexpr const char* kConfigFile = "config.toml";
 constexpr const char* kMetricsFile = "metrics.json";
+constexpr const char* kDataRootFile = "data_root.txt";
 
 int64_t parameter_count(Network& network) {
   int64_t n = 0;
@@ -163,6 +164,10 @@ RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_
     }
     write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
     write_file_atomically(run_dir / kConfigFile, to_toml(config));
+    if (!root.path.empty()) {
+      write_file_atomically(run_dir / kDataRootFile,
+                            fs::absolute(root.path).lexically_normal().string() + "\n");
+    }
   }
   // The other processes start once rank 0 has the run directory ready (or fail when it failed).
   if (group) group->share("cnnlab/run_ready", "yes");
@@ -199,6 +204,13 @@ RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
   trainer.resume();
   const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
   return finish(run_dir, config, trainer, data, status);
+}
+
+fs::path recorded_data_root(const fs::path& run_dir) {
+  std::ifstream in(run_dir / kDataRootFile);
+  std::string line;
+  if (!in || !std::getline(in, line)) return {};
+  return fs::path(line);
 }
 
 LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint,

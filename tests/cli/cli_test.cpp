@@ -116,6 +116,39 @@ TEST(CliTest, MissingDatasetSaysWhereItLooked) {
       "dataset 'mnist' not found");
 }
 
+// A run remembers the data root it was trained from: evaluate, report and resume find its dataset
+// without --data-dir, even where $CNNLAB_DATA points elsewhere. --data-dir still wins, and a
+// recorded root that is gone gives way to $CNNLAB_DATA.
+TEST(CliTest, ARunFindsItsDataWithoutBeingToldAgain) {
+  TinySetup setup;
+  const fs::path run = setup.dir / "run";
+  const Outcome train = setup.train(run.string());
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const auto with_data = [](const fs::path& root, const std::string& arguments) {
+    return testing::run_command("CNNLAB_DATA=" + root.string() + " " + CNNLAB_BINARY + " " +
+                                arguments);
+  };
+  const fs::path nowhere = setup.dir / "nowhere";
+
+  const Outcome evaluate = with_data(nowhere, "evaluate " + run.string() + " --checkpoint last");
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  EXPECT_EQ(accuracy_line(evaluate.output), accuracy_line(train.output));
+  const fs::path page = setup.dir / "page.html";
+  const Outcome report = with_data(nowhere, "report " + run.string() + " --out " + page.string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(testing::read_file(page).find("</html>"), std::string::npos);
+
+  expect_clean_error(run_cnnlab("evaluate " + run.string() + " --data-dir " + nowhere.string()),
+                     nowhere.string());
+
+  const fs::path moved = setup.dir / "moved";
+  fs::rename(setup.data_dir, moved);
+  expect_clean_error(with_data(nowhere, "evaluate " + run.string()), "$CNNLAB_DATA");
+  const Outcome fallback = with_data(moved, "evaluate " + run.string() + " --checkpoint last");
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.output;
+  EXPECT_EQ(accuracy_line(fallback.output), accuracy_line(train.output));
+}
+
 TEST(CliTest, CorruptDatasetNamesTheFile) {
   TinySetup setup;
   testing::write_bytes(setup.dir / "data" / "mnist" / "t10k-labels-idx1-ubyte", {0, 0, 8, 3, 0});

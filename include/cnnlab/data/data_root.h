@@ -76,7 +76,4 @@ Dataset load_test_set(const DataOptions& options, const DataRoot& root,
 /// The class names of a dataset without reading its images.
 std::vector<std::string> dataset_class_names(const DataOptions& options, const DataRoot& root);
 
-/// Names of the datasets load_data knows.
-const std::vector<std::string>& known_datasets();
-
 }  // namespace cnnlab
