@@ -74,7 +74,7 @@ DataRoot data_root_of_run(const std::string& flag, const fs::path& run_dir) {
   if (flag.empty()) {
     const fs::path recorded = recorded_data_root(run_dir);
     if (!recorded.empty() && fs::is_directory(recorded)) {
-      return {recorded, "the data root " + run_dir.string() + " was trained from"};
+      return {recorded, "the record in " + run_dir.string()};
     }
   }
   return resolve_data_root(flag);
