@@ -55,12 +55,12 @@ RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
                      const std::string& device = "", std::shared_ptr<ProcessGroup> group = nullptr);
 
-/// A trained model read back from a run directory.
 /// The data root a run was trained from: train_run records it in the run directory as an absolute
 /// path, so that evaluating, reporting or resuming the run finds its dataset without being told
 /// again. Empty for a run that holds no record (runs written before cnnlab kept one).
 std::filesystem::path recorded_data_root(const std::filesystem::path& run_dir);
 
+/// A trained model read back from a run directory.
 struct LoadedRun {
   RunConfig config;
   Network network{nullptr};
