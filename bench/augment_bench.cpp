@@ -16,8 +16,8 @@
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/augment.h"
 #include "cnnlab/error.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/optimizer.h"
-#include "cnnlab/training/run.h"
 
 namespace {
 

@@ -23,9 +23,9 @@
 #include "cnnlab/data/data_root.h"
 #include "cnnlab/error.h"
 #include "cnnlab/models/summary.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/device.h"
 #include "cnnlab/training/evaluate.h"
-#include "cnnlab/training/run.h"
 #include "cnnlab/training/trainer.h"
 
 namespace {
@@ -117,7 +117,7 @@ json throughput(RunConfig config, int64_t batch, int64_t warmup, double seconds,
   if (!augment) options.augment(AugmentOptions{});
   options.schedule(ScheduleOptions{});  // a constant learning rate, as the peer uses
   torch::manual_seed(config.train.seed());
-  Trainer trainer(Network(config.model), options, {});
+  Trainer trainer(Network(config.model), options);
 
   // On a GPU the steps' metrics arrive in groups (every sync_every_steps steps, after a wait
   // for the GPU): a group's time is when its last step finished, so time is measured between
@@ -275,7 +275,7 @@ json time_to_accuracy(RunConfig config, const std::string& data_dir,
   config.model.input = {data.train.channels(), data.train.height(), data.train.width()};
   config.model.num_classes = data.train.num_classes();
   torch::manual_seed(config.train.seed());
-  Trainer trainer(Network(config.model), config.train, {});
+  Trainer trainer(Network(config.model), config.train);
   double train_seconds = 0, accuracy = 0;
   json epochs = json::array(), reached = json::array();
   for (double target : targets) {

@@ -2,7 +2,7 @@
 
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/models/network.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
 #include "support/temp_dir.h"
 #include "targets.h"
 

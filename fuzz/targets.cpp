@@ -13,7 +13,7 @@
 #include "cnnlab/models/layer_spec.h"
 #include "cnnlab/models/network.h"
 #include "cnnlab/models/summary.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
 
 namespace cnnlab::fuzz {
 namespace fs = std::filesystem;

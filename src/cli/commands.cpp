@@ -20,9 +20,9 @@
 #include "cnnlab/models/export.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/device.h"
 #include "cnnlab/training/distributed.h"
-#include "cnnlab/training/run.h"
 #include "launcher.h"
 #include "progress_bar.h"
 
@@ -63,6 +63,9 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
                "\ncnnlab: warning: epoch {}, step {}: the loss is {}; batch skipped "
                "(train.nonfinite_loss = \"skip\")\n",
                event.epoch + 1, event.step, loss);
+  };
+  callbacks.on_warning = [](const std::string& message) {
+    fmt::print(stderr, "\ncnnlab: warning: {}\n", message);
   };
   callbacks.stop_requested = [] { return g_stop_requested.load(); };
   return callbacks;
@@ -162,7 +165,7 @@ int print_result(const RunResult& result) {
 
 // The device a resumed run trains on: --device, else its config's.
 std::string device_of_run(const fs::path& run_dir, const std::string& device) {
-  return device.empty() ? load_config_file(run_dir / "config.toml").train.device() : device;
+  return device.empty() ? load_config_file(RunDir(run_dir).config()).train.device() : device;
 }
 
 // The report `cnnlab train` writes at the end of a run, into the run directory, its test-set
@@ -171,7 +174,7 @@ int write_run_report(const fs::path& run_dir, const DataRoot& root, const std::s
   try {
     std::vector<RunAnalysis> runs{
         analyze_run(run_dir, root, AnalysisOptions().device(device), loading_callbacks())};
-    const fs::path out = run_dir / "report.html";
+    const fs::path out = RunDir(run_dir).report();
     write_report(runs, out, ReportOptions().generator(kGenerator));
     fmt::print("Report: {}\n", out.string());
     return kExitOk;
@@ -362,8 +365,7 @@ void check_before_launch(const TrainArgs& args) {
   }
   std::string device = args.device;
   if (device.empty() && !args.resume.empty()) {
-    if (fs::is_regular_file(fs::path(args.resume) / "config.toml"))
-      device = device_of_run(args.resume, "");
+    if (RunDir(args.resume).holds_run()) device = device_of_run(args.resume, "");
   } else if (device.empty() && !args.config.empty()) {
     device = load_config_file(args.config, args.overrides).train.device();
   }
@@ -416,8 +418,8 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
           "--resume continues a run with its own config; drop --config, --set and --out");
     }
     fmt::print("Resuming {}\n", args.resume);
-    if (fs::exists(fs::path(args.resume) / "config.toml") &&
-        !fs::exists(fs::path(args.resume) / "checkpoints" / "last.pt")) {
+    const RunDir resumed(args.resume);
+    if (resumed.holds_run() && !fs::exists(resumed.checkpoint(CheckpointKind::kLast))) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
     const RunResult result =
@@ -438,7 +440,6 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
       args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
   // Every rank trains into the directory rank 0 chose.
   if (group) run_dir = group->share("cnnlab/run_dir", run_dir.string());
-  config.train.process_group(group);
   const torch::Device device = resolve_device(config.train.device(), "--device");
   fmt::print("Training '{}' on {} in {} on {}{}; run directory {}\n", config.name,
              config.data.dataset(),
@@ -447,7 +448,7 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
              group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
   const RunResult result =
       train_run(config, root, run_dir, with_kill_point(progress_callbacks(bar), kill_point),
-                loading_callbacks());
+                loading_callbacks(), group);
   const int status = lead ? print_result(result) : exit_status(result);
   if (kill_point.report) kill_now();
   return status == kExitOk && !args.no_report && lead
@@ -466,8 +467,8 @@ int report_command(const ReportArgs& args) {
   validate(options);
   fs::path out = args.out;
   if (out.empty()) {
-    out = args.run_dirs.size() == 1 ? fs::path(args.run_dirs.front()) / "report.html"
-                                    : fs::path("report.html");
+    out = args.run_dirs.size() == 1 ? RunDir(args.run_dirs.front()).report()
+                                    : fs::path(RunDir().report().filename());
   }
   if (out.extension() != ".html") {
     throw ConfigError(

@@ -8,7 +8,7 @@
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
 #include "cnnlab/report/report.h"
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;

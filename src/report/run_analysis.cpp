@@ -14,9 +14,10 @@
 #include "cnnlab/analysis/saliency.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
+#include "cnnlab/run/history_files.h"
+#include "cnnlab/run/run.h"
+#include "cnnlab/run/weight_history.h"
 #include "cnnlab/training/evaluate.h"
-#include "cnnlab/training/run.h"
-#include "cnnlab/training/weight_history.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;

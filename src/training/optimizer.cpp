@@ -230,10 +230,11 @@ void MultiTensorStep::step(double lr) {
     } catch (const c10::Error& e) {
       if (fused_ran_) throw;
       // Nothing was updated: the kernel checks its arguments first.
-      fmt::print(stderr,
-                 "cnnlab: warning: LibTorch's fused optimizer kernel failed ({}); using the "
-                 "multi-tensor update instead\n",
-                 torch_error_message(e));
+      if (warn_) {
+        warn_(fmt::format(
+            "LibTorch's fused optimizer kernel failed ({}); using the multi-tensor update instead",
+            torch_error_message(e)));
+      }
       fused_ = false;
       step_tensors_.clear();
     }

@@ -17,8 +17,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "cnnlab/training/history.h"
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/history_files.h"
+#include "cnnlab/run/run.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {

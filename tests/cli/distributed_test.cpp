@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "cnnlab/config/run_config.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
+#include "cnnlab/run/history_files.h"
 #include "cnnlab/training/evaluate.h"
-#include "cnnlab/training/history.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cnnlab/error.h"
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {

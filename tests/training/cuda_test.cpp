@@ -10,11 +10,12 @@
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/data_root.h"
 #include "cnnlab/data/image_file.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/device.h"
 #include "cnnlab/training/evaluate.h"
-#include "cnnlab/training/run.h"
 #include "cnnlab/training/trainer.h"
+#include "support/run_trainer.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -215,8 +216,7 @@ TEST(CudaTest, GraphReplayTrainsAsEagerSteps) {
     Trainer trainer(
         Network(model("mnist")),
         TrainerOptions().epochs(2).batch_size(64).device("cuda").cuda_graphs(graphs).precision(
-            Precision::kFloat32),
-        "");
+            Precision::kFloat32));
     trainer.fit(train, {}, {});
     modes.push_back(trainer.step_mode());
     weights.emplace_back();
@@ -243,7 +243,7 @@ TEST(CudaTest, CheckpointsMoveBetweenGpuAndCpu) {
   const auto options =
       TrainerOptions().epochs(1).batch_size(50).device("cuda").optimizer(OptimizerOptions());
   torch::manual_seed(4);
-  Trainer on_gpu(Network(model("mnist")), options, dir.path());
+  testing::RunTrainer on_gpu(Network(model("mnist")), options, dir.path());
   on_gpu.fit(train, {}, {});
   Network on_cpu(model("mnist"));
   load_checkpoint(dir / "checkpoints" / "last.pt", *on_cpu, nullptr);
@@ -252,12 +252,13 @@ TEST(CudaTest, CheckpointsMoveBetweenGpuAndCpu) {
     EXPECT_TRUE(torch::equal(item.value(), gpu_parameters[item.key()].detach().cpu()))
         << item.key();
   }
-  Trainer resumed_cpu(Network(model("mnist")), TrainerOptions(options).epochs(2).device("cpu"),
-                      dir.path());
+  testing::RunTrainer resumed_cpu(Network(model("mnist")),
+                                  TrainerOptions(options).epochs(2).device("cpu"), dir.path());
   ASSERT_TRUE(resumed_cpu.resume());
   EXPECT_EQ(resumed_cpu.fit(train, {}, {}), FitStatus::kCompleted);
   EXPECT_EQ(resumed_cpu.state().global_step, 8);
-  Trainer resumed_gpu(Network(model("mnist")), TrainerOptions(options).epochs(3), dir.path());
+  testing::RunTrainer resumed_gpu(Network(model("mnist")), TrainerOptions(options).epochs(3),
+                                  dir.path());
   ASSERT_TRUE(resumed_gpu.resume());
   EXPECT_TRUE(resumed_gpu.network()->parameters().front().is_cuda());
   EXPECT_EQ(resumed_gpu.fit(train, {}, {}), FitStatus::kCompleted);

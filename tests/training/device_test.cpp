@@ -7,8 +7,10 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
+#include "cnnlab/run/history_files.h"
 #include "cnnlab/training/optimizer.h"
 #include "cnnlab/training/trainer.h"
+#include "support/run_trainer.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -214,15 +216,15 @@ struct Trained {
 Trained train_with(int64_t sync_every, const OptimizerOptions& optimizer,
                    const std::filesystem::path& dir) {
   torch::manual_seed(3);
-  Trainer trainer(Network(tiny_model()),
-                  TrainerOptions()
-                      .epochs(2)
-                      .batch_size(16)
-                      .seed(4)
-                      .sync_every_steps(sync_every)
-                      .checkpoint_every_steps(5)
-                      .optimizer(optimizer),
-                  dir);
+  testing::RunTrainer trainer(Network(tiny_model()),
+                              TrainerOptions()
+                                  .epochs(2)
+                                  .batch_size(16)
+                                  .seed(4)
+                                  .sync_every_steps(sync_every)
+                                  .checkpoint_every_steps(5)
+                                  .optimizer(optimizer),
+                              dir);
   Trained result;
   TrainerCallbacks callbacks;
   callbacks.on_step_end = [&](const StepEvent& e) {
@@ -283,8 +285,7 @@ TEST(DeferredMetricsTest, DivergenceIsNamedByItsStepWhenReadLater) {
 }
 
 TEST(DeferredMetricsTest, NegativeIntervalIsRefused) {
-  EXPECT_THROW(Trainer(Network(tiny_model()), TrainerOptions().sync_every_steps(-1), ""),
-               ConfigError);
+  EXPECT_THROW(Trainer(Network(tiny_model()), TrainerOptions().sync_every_steps(-1)), ConfigError);
 }
 
 }  // namespace

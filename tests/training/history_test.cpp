@@ -1,10 +1,9 @@
-#include "cnnlab/training/history.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "cnnlab/error.h"
+#include "cnnlab/run/history_files.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {

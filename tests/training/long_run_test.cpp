@@ -6,8 +6,9 @@
 #include <fstream>
 
 #include "cnnlab/config/run_config.h"
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/trainer.h"
+#include "support/run_trainer.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -66,9 +67,9 @@ type = "dense"
   const Dataset validation{train.images.slice(0, 0, 64), train.labels.slice(0, 0, 64),
                            train.class_names};
   const int64_t epochs = 60;
-  Trainer trainer(Network(spec),
-                  TrainerOptions().epochs(epochs).batch_size(16).checkpoint_every_steps(7),
-                  dir.path());
+  testing::RunTrainer trainer(
+      Network(spec), TrainerOptions().epochs(epochs).batch_size(16).checkpoint_every_steps(7),
+      dir.path());
   std::vector<double> rss;
   TrainerCallbacks callbacks;
   callbacks.on_epoch_end = [&](const EpochRecord&) { rss.push_back(resident_mib()); };

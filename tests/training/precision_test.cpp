@@ -106,7 +106,7 @@ TEST(PrecisionTest, Bfloat16TrainingKeepsFloat32WeightsAndLearns) {
   TrainerOptions options;
   options.epochs(6).batch_size(16).precision(Precision::kBFloat16).prefetch(true);
   options.optimizer(OptimizerOptions().lr(0.01));
-  Trainer trainer(Network(small_model()), options, {});
+  Trainer trainer(Network(small_model()), options);
   ASSERT_EQ(trainer.fit(data, Dataset{}, Normalization{}), FitStatus::kCompleted);
   for (const auto& parameter : trainer.network()->parameters()) {
     EXPECT_EQ(parameter.scalar_type(), torch::kFloat32);
@@ -135,7 +135,7 @@ TEST(PrecisionTest, PrefetchedBatchesTrainTheSameWeights) {
         .prefetch(prefetch)
         .augment(augment);
     torch::manual_seed(0);
-    Trainer trainer(Network(small_model()), options, {});
+    Trainer trainer(Network(small_model()), options);
     trainer.fit(data, Dataset{}, Normalization{});
     weights.push_back(trainer.network()->parameters()[0].clone());
   }

@@ -7,7 +7,7 @@
 
 #include "cnnlab/report/report.h"
 #include "cnnlab/report/run_analysis.h"
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {

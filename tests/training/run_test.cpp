@@ -1,4 +1,4 @@
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 
 #include <gtest/gtest.h>
 

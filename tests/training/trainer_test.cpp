@@ -4,7 +4,9 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
+#include "cnnlab/run/history_files.h"
+#include "support/run_trainer.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -66,7 +68,7 @@ Network fresh_network(uint64_t seed) {
 
 TEST(TrainerTest, LearnsASimpleTask) {
   TempDir dir;
-  Trainer trainer(fresh_network(1), options(), dir.path());
+  testing::RunTrainer trainer(fresh_network(1), options(), dir.path());
   const Dataset train = synthetic(300, 1), val = synthetic(90, 2);
   ASSERT_EQ(trainer.fit(train, val, {}), FitStatus::kCompleted);
   ASSERT_EQ(trainer.history().epochs.size(), 3u);
@@ -86,7 +88,7 @@ void expect_resume_matches_straight_run(const TrainerOptions& opts) {
   const Dataset train = synthetic(200, 3), val = synthetic(40, 4);
   TempDir straight_dir, resumed_dir;
   torch::set_num_threads(1);
-  Trainer straight(fresh_network(7), opts, straight_dir.path());
+  testing::RunTrainer straight(fresh_network(7), opts, straight_dir.path());
   ASSERT_EQ(straight.fit(train, val, {}), FitStatus::kCompleted);
 
   for (int64_t stop_at : {17, 33}) {  // in the middle of epoch 2, then of epoch 3 (13 steps each)
@@ -94,17 +96,17 @@ void expect_resume_matches_straight_run(const TrainerOptions& opts) {
     TrainerCallbacks stop;
     stop.stop_requested = [&] { return ++steps == stop_at; };
     if (stop_at == 17) {
-      Trainer first(fresh_network(7), opts, resumed_dir.path());
+      testing::RunTrainer first(fresh_network(7), opts, resumed_dir.path());
       ASSERT_EQ(first.fit(train, val, {}, stop), FitStatus::kInterrupted);
     } else {
       // A second interruption, of a resumed run, must resume as well.
-      Trainer second(fresh_network(123), opts, resumed_dir.path());
+      testing::RunTrainer second(fresh_network(123), opts, resumed_dir.path());
       second.resume();
       steps = 17;
       ASSERT_EQ(second.fit(train, val, {}, stop), FitStatus::kInterrupted);
     }
   }
-  Trainer last(fresh_network(456), opts, resumed_dir.path());
+  testing::RunTrainer last(fresh_network(456), opts, resumed_dir.path());
   last.resume();
   ASSERT_EQ(last.fit(train, val, {}), FitStatus::kCompleted);
 
@@ -140,10 +142,10 @@ TEST(TrainerTest, ResumeWithAugmentationGivesTheSameWeights) {
 TEST(TrainerTest, ResumeWithoutACheckpointStartsOver) {
   const Dataset train = synthetic(64, 5);
   TempDir straight_dir, resumed_dir;
-  Trainer straight(fresh_network(9), options().epochs(1), straight_dir.path());
+  testing::RunTrainer straight(fresh_network(9), options().epochs(1), straight_dir.path());
   straight.fit(train, {}, {});
   testing::write_text(resumed_dir / "steps.csv", "epoch,step,loss,accuracy,lr\n1,1,0.5,0.5,0.01\n");
-  Trainer resumed(fresh_network(9), options().epochs(1), resumed_dir.path());
+  testing::RunTrainer resumed(fresh_network(9), options().epochs(1), resumed_dir.path());
   EXPECT_FALSE(resumed.resume());
   EXPECT_TRUE(resumed.history().steps.empty());
   resumed.fit(train, {}, {});
@@ -167,7 +169,7 @@ EarlyStoppingOptions stop_after_epoch_1(int64_t patience) {
 // The weights of a run of options().epochs(10) after `epochs` epochs, stopped there.
 std::vector<torch::Tensor> weights_after(int64_t epochs, const Dataset& train, const Dataset& val) {
   TempDir dir;
-  Trainer trainer(fresh_network(1), options().epochs(10), dir.path());
+  testing::RunTrainer trainer(fresh_network(1), options().epochs(10), dir.path());
   int64_t steps = 0;
   TrainerCallbacks stop;
   stop.stop_requested = [&] { return ++steps == epochs * 19; };  // 19 steps an epoch
@@ -179,8 +181,8 @@ std::vector<torch::Tensor> weights_after(int64_t epochs, const Dataset& train, c
 TEST(TrainerTest, EarlyStoppingEndsTheRunWithTheBestEpochsWeights) {
   TempDir dir;
   const Dataset train = synthetic(300, 1), val = synthetic(90, 2);
-  Trainer trainer(fresh_network(1), options().epochs(10).early_stopping(stop_after_epoch_1(1)),
-                  dir.path());
+  testing::RunTrainer trainer(
+      fresh_network(1), options().epochs(10).early_stopping(stop_after_epoch_1(1)), dir.path());
   int64_t early_stops = 0, restores = 0;
   TrainerCallbacks callbacks;
   callbacks.on_early_stop = [&](const EarlyStoppingVerdict& verdict) {
@@ -211,8 +213,8 @@ TEST(TrainerTest, EarlyStoppingEndsTheRunWithTheBestEpochsWeights) {
   EXPECT_TRUE(torch::equal(saved->parameters().back(), epoch_1.back()));
 
   // Resuming a run that stopped early trains no further.
-  Trainer again(fresh_network(99), options().epochs(10).early_stopping(stop_after_epoch_1(1)),
-                dir.path());
+  testing::RunTrainer again(fresh_network(99),
+                            options().epochs(10).early_stopping(stop_after_epoch_1(1)), dir.path());
   ASSERT_TRUE(again.resume());
   ASSERT_EQ(again.fit(train, val, {}), FitStatus::kCompleted);
   EXPECT_EQ(again.history().epochs.size(), 2u);
@@ -226,8 +228,8 @@ TEST(TrainerTest, ResumeWithEarlyStoppingRestoresTheSameBestWeights) {
 
 TEST(TrainerTest, EarlyStoppingOnValidationFiguresNeedsAValidationSet) {
   TempDir dir;
-  Trainer trainer(fresh_network(1), options().early_stopping(EarlyStoppingOptions().enabled(true)),
-                  dir.path());
+  testing::RunTrainer trainer(
+      fresh_network(1), options().early_stopping(EarlyStoppingOptions().enabled(true)), dir.path());
   try {
     trainer.fit(synthetic(64, 1), {}, {});
     FAIL();
@@ -250,7 +252,8 @@ ScheduleOptions plateau_after_epoch_1() {
 
 TEST(TrainerTest, PlateauScheduleLowersTheRateWhenValidationStalls) {
   TempDir dir;
-  Trainer trainer(fresh_network(1), options().schedule(plateau_after_epoch_1()), dir.path());
+  testing::RunTrainer trainer(fresh_network(1), options().schedule(plateau_after_epoch_1()),
+                              dir.path());
   std::vector<std::pair<int64_t, double>> reductions;
   TrainerCallbacks callbacks;
   callbacks.on_learning_rate_reduced = [&](int64_t epoch, double lr) {
@@ -274,9 +277,9 @@ TEST(TrainerTest, ResumeWithThePlateauScheduleContinuesAtTheSameRate) {
 
 TEST(TrainerTest, AugmentationChangesWhatTheModelSees) {
   const Dataset train = synthetic(64, 8);
-  Trainer plain(fresh_network(3), options().epochs(1), {});
+  Trainer plain(fresh_network(3), options().epochs(1));
   Trainer augmented(fresh_network(3),
-                    options().epochs(1).augment(AugmentOptions().horizontal_flip(true)), {});
+                    options().epochs(1).augment(AugmentOptions().horizontal_flip(true)));
   plain.fit(train, {}, {});
   augmented.fit(train, {}, {});
   const auto a = plain.network()->named_parameters(), b = augmented.network()->named_parameters();
@@ -287,7 +290,7 @@ TEST(TrainerTest, DivergenceNamesEpochAndStep) {
   TempDir dir;
   auto opts = options();
   opts.optimizer(OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e30).momentum(0));
-  Trainer trainer(fresh_network(1), opts, dir.path());
+  testing::RunTrainer trainer(fresh_network(1), opts, dir.path());
   try {
     trainer.fit(synthetic(200, 1), {}, {});
     FAIL() << "expected divergence";
@@ -302,7 +305,7 @@ TEST(TrainerTest, DivergenceKeepsTheLastGoodCheckpoint) {
   TempDir dir;
   auto opts = options().checkpoint_every_steps(1);
   opts.optimizer(OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e30).momentum(0));
-  Trainer trainer(fresh_network(1), opts, dir.path());
+  testing::RunTrainer trainer(fresh_network(1), opts, dir.path());
   EXPECT_THROW(trainer.fit(synthetic(200, 1), {}, {}), DivergenceError);
   Network saved = fresh_network(2);
   const TrainingState state = load_checkpoint(dir / "checkpoints" / "last.pt", *saved, nullptr);
@@ -339,10 +342,10 @@ type = "dense"
   auto opts = TrainerOptions().epochs(1).batch_size(1).optimizer(
       OptimizerOptions().kind(OptimizerKind::kSgd).lr(1e-30).momentum(0));
 
-  Trainer stopping(huge_network(), opts, {});
+  Trainer stopping(huge_network(), opts);
   EXPECT_THROW(stopping.fit(train, {}, {}), DivergenceError);
 
-  Trainer skipping(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip), {});
+  Trainer skipping(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip));
   int skipped = 0;
   TrainerCallbacks callbacks;
   callbacks.on_batch_skipped = [&](const StepEvent& event, double loss) {
@@ -360,7 +363,7 @@ type = "dense"
   const Dataset bright{torch::full({4, 1, 6, 6}, 255, torch::kUInt8),
                        torch::zeros({4}, torch::kInt64),
                        {"a", "b", "c"}};
-  Trainer hopeless(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip), {});
+  Trainer hopeless(huge_network(), opts.nonfinite_loss(NonFiniteLoss::kSkip));
   try {
     hopeless.fit(bright, {}, {});
     FAIL() << "expected divergence";
@@ -373,14 +376,94 @@ type = "dense"
 }
 
 TEST(TrainerTest, RejectsBadOptions) {
-  EXPECT_THROW(Trainer(fresh_network(1), options().batch_size(0), ""), ConfigError);
-  EXPECT_THROW(Trainer(fresh_network(1), options().label_smoothing(1.5), ""), ConfigError);
+  EXPECT_THROW(Trainer(fresh_network(1), options().batch_size(0)), ConfigError);
+  EXPECT_THROW(Trainer(fresh_network(1), options().label_smoothing(1.5)), ConfigError);
   try {
-    Trainer(fresh_network(1), options().optimizer(OptimizerOptions().lr(-1)), "");
+    Trainer(fresh_network(1), options().optimizer(OptimizerOptions().lr(-1)));
     FAIL();
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "train.lr: expected a value > 0, found -1");
   }
+}
+
+}  // namespace
+}  // namespace cnnlab
+
+namespace cnnlab {
+namespace {
+
+// Writes down every event, as one word each ("B3" for the batch end of global step 3).
+class EventLog final : public Callback {
+ public:
+  std::vector<std::string> events;
+  int64_t stop_after_step = 0;  // 0: never asks to stop
+
+  void on_train_begin(Trainer&) override { events.push_back("train_begin"); }
+  void on_epoch_begin(int64_t epoch, int64_t, int64_t) override {
+    events.push_back("epoch_begin" + std::to_string(epoch + 1));
+  }
+  void on_batch_end(const StepEvent& event) override {
+    events.push_back("B" + std::to_string(event.global_step));
+    last_step_ = event.global_step;
+  }
+  void on_epoch_end(const EpochRecord& record, Trainer& trainer) override {
+    events.push_back("epoch_end" + std::to_string(record.epoch));
+    // The state already points at the next epoch, as a checkpoint saves it.
+    EXPECT_EQ(trainer.state().epoch, record.epoch);
+  }
+  void on_checkpoint(CheckpointKind kind, Trainer&) override {
+    events.push_back(kind == CheckpointKind::kBest ? "best" : "last");
+  }
+  void on_train_end(FitStatus status, Trainer&) override {
+    events.push_back(status == FitStatus::kCompleted ? "train_end" : "train_end_interrupted");
+  }
+  bool stop_requested() override { return stop_after_step > 0 && last_step_ >= stop_after_step; }
+
+ private:
+  int64_t last_step_ = 0;
+};
+
+// Keras' order: train begin, per epoch its begin, the batch ends and its end; then the
+// checkpoints due, the best one first (validation accuracy improves on the first epoch always);
+// a requested stop saves the last checkpoint and ends the fit.
+TEST(CallbackTest, EventsComeInKerasOrderWithTheCheckpointsDue) {
+  const Dataset train = synthetic(40, 1);  // 3 steps of 16
+  const Dataset validation = synthetic(20, 2);
+  Trainer trainer(fresh_network(1), options().epochs(2).checkpoint_every_steps(2));
+  EventLog log;
+  ASSERT_EQ(trainer.fit(train, validation, {}, log), FitStatus::kCompleted);
+  std::vector<std::string> expected = {"train_begin", "epoch_begin1", "B1",         "B2",
+                                       "last",        "B3",           "epoch_end1", "best",
+                                       "last",        "epoch_begin2"};
+  expected.insert(expected.end(), {"B4", "last", "B5", "B6", "epoch_end2"});
+  const auto& events = log.events;
+  ASSERT_GE(events.size(), expected.size() + 2) << ::testing::PrintToString(events);
+  EXPECT_EQ(std::vector<std::string>(events.begin(), events.begin() + expected.size()), expected);
+  // Epoch 2 may or may not improve on epoch 1; the last checkpoint and the end come after it.
+  EXPECT_EQ(events[events.size() - 2], "last");
+  EXPECT_EQ(events.back(), "train_end");
+
+  Trainer stopped(fresh_network(1), options().epochs(2));
+  EventLog stopping;
+  stopping.stop_after_step = 2;
+  ASSERT_EQ(stopped.fit(train, validation, {}, stopping), FitStatus::kInterrupted);
+  EXPECT_EQ(stopping.events, (std::vector<std::string>{"train_begin", "epoch_begin1", "B1", "B2",
+                                                       "last", "train_end_interrupted"}));
+}
+
+// CallbackList calls each callback in the order given and asks every one whether to stop.
+TEST(CallbackTest, ListCallsEachInTurn) {
+  EventLog first, second;
+  second.stop_after_step = 1;
+  CallbackList both{&first, &second};
+  StepEvent event;
+  event.global_step = 1;
+  both.on_batch_end(event);
+  both.on_warning("ignored");
+  EXPECT_EQ(first.events, std::vector<std::string>{"B1"});
+  EXPECT_EQ(second.events, std::vector<std::string>{"B1"});
+  EXPECT_TRUE(both.stop_requested());
+  EXPECT_FALSE(CallbackList{&first}.stop_requested());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "cnnlab/training/weight_history.h"
+#include "cnnlab/run/weight_history.h"
 
 #include <gtest/gtest.h>
 

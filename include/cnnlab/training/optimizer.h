@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -81,6 +82,9 @@ class MultiTensorStep {
   /// Advances the host's step counts by one, for a step replayed from a captured graph.
   void count_replayed_step();
 
+  /// Where a warning goes (a fused kernel that failed, replaced by the multi-tensor update).
+  void on_warning(std::function<void(const std::string&)> warn) { warn_ = std::move(warn); }
+
   /// Forgets the device copies of the step counts: call after the optimizer's state is replaced
   /// (a checkpoint loaded).
   void reset() { step_tensors_.clear(); }
@@ -95,6 +99,7 @@ class MultiTensorStep {
   OptimizerOptions options_;
   bool fused_ = false;
   bool fused_ran_ = false;  // a fused step has succeeded: later errors are not the kernel's API
+  std::function<void(const std::string&)> warn_;
   std::vector<torch::Tensor> step_tensors_;  // fused Adam(W): float32 step counts on the device
 };
 

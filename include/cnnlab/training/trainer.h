@@ -2,14 +2,16 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "cnnlab/data/augment.h"
 #include "cnnlab/data/dataset.h"
 #include "cnnlab/models/network.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/training/callbacks.h"
 #include "cnnlab/training/cuda_graph.h"
 #include "cnnlab/training/distributed.h"
 #include "cnnlab/training/early_stopping.h"
@@ -72,15 +74,10 @@ struct TrainerOptions {
   /// the fused optimizer kernels of LibTorch 2.x and nonfinite_loss = stop; otherwise, and for an
   /// epoch's last short batch, steps run one operation at a time.
   TORCH_ARG(bool, cuda_graphs) = true;
-  /// Data-parallel training over the processes of this group (null: this process alone), as
-  /// PyTorch's DDP: every global batch of batch_size images is split evenly over the processes,
-  /// gradients are summed over them in buckets (weighted by each share's size, so the update is
-  /// the one a single process makes on the whole batch), batch-norm statistics follow rank 0's
-  /// (DDP's broadcast_buffers), and only rank 0 writes the run directory. CPU only (Gloo).
-  TORCH_ARG(std::shared_ptr<ProcessGroup>, process_group) = nullptr;
-  /// With a process group: batch norm normalises by the statistics of the whole global batch,
-  /// summed over the processes (PyTorch's SyncBatchNorm), instead of each process's share (DDP's
-  /// default). Then 2 processes train exactly as 1 on the same global batch, batch norm included.
+  /// With a process group (see Trainer): batch norm normalises by the statistics of the whole
+  /// global batch, summed over the processes (PyTorch's SyncBatchNorm), instead of each process's
+  /// share (DDP's default). Then 2 processes train exactly as 1 on the same global batch, batch
+  /// norm included.
   TORCH_ARG(bool, sync_batchnorm) = false;
   /// Stop once a monitored figure stops improving (Keras' EarlyStopping). While it is enabled,
   /// checkpoints/best.pt follows the monitored figure instead of the validation accuracy.
@@ -90,70 +87,68 @@ struct TrainerOptions {
 /// Throws ConfigError naming the option when a value is out of range.
 void validate(const TrainerOptions& options);
 
-struct StepEvent {
-  int64_t epoch = 0;  // 0-based
-  int64_t step = 0;   // 1-based within the epoch
-  int64_t steps_per_epoch = 0;
-  int64_t global_step = 0;  // 1-based over the run
-  double loss = 0;          // mean over the epoch so far (with the l2 term), as Keras shows
-  double accuracy = 0;      // mean over the epoch so far
-  double lr = 0;
-  double epoch_seconds = 0;  // wall time of this epoch so far
+/// Where a run stands: enough, with the model and optimizer, to continue exactly.
+struct TrainingState {
+  int64_t epoch = 0;          // 0-based epoch in progress (== epochs when finished)
+  int64_t step_in_epoch = 0;  // steps of `epoch` already done
+  int64_t global_step = 0;    // optimizer steps done over the run
+  double best_val_accuracy = -1;
+  // Running sums of the epoch in progress, so its averages continue after a resume.
+  double epoch_loss_sum = 0;
+  double epoch_correct = 0;
+  int64_t epoch_seen = 0;
+  double epoch_seconds = 0;
+  /// State of LibTorch's default CPU generator (dropout), uint8.
+  torch::Tensor rng_state;
 };
 
-struct TrainerCallbacks {
-  std::function<void(int64_t epoch, int64_t epochs, int64_t steps_per_epoch)> on_epoch_begin;
-  std::function<void(const StepEvent&)> on_step_end;
-  std::function<void(const EpochRecord&)> on_epoch_end;
-  /// A batch skipped because its loss was not finite (NonFiniteLoss::kSkip).
-  std::function<void(const StepEvent&, double loss)> on_batch_skipped;
-  /// The plateau schedule lowered the learning rate, after `epoch` (1-based), to `lr`.
-  std::function<void(int64_t epoch, double lr)> on_learning_rate_reduced;
-  /// Training stops early (after on_epoch_end of the epoch that decided it).
-  std::function<void(const EarlyStoppingVerdict&)> on_early_stop;
-  /// The weights of the best epoch were restored (early_stopping.restore_best_weights).
-  std::function<void(const EarlyStoppingVerdict&)> on_best_weights_restored;
-  /// Polled after every step; returning true makes fit() save a checkpoint and return
-  /// FitStatus::kInterrupted (used for Ctrl-C).
-  std::function<bool()> stop_requested;
-};
-
-enum class FitStatus { kCompleted, kInterrupted };
-
-/// Trains a Network with Keras' fit() semantics and keeps a run directory up to date.
+/// Trains a Network with Keras' fit() semantics, and tells its callbacks what happens: the
+/// trainer itself reads and writes no files (the run layer's RunWriter keeps a run directory).
 ///
-/// Contract: before fit(), `run_dir` exists and is writable (or is empty: nothing is written).
-/// During fit(), steps.csv and epochs.csv gain a line per step / epoch, flushed at once, and
-/// checkpoints/last.pt is replaced atomically at every epoch end (and every
-/// checkpoint_every_steps), checkpoints/best.pt when validation accuracy improves (with early
-/// stopping: when the monitored figure improves). A run that early stopping ends is complete:
+/// Checkpoints are due (Callback::on_checkpoint) at every epoch end (and every
+/// checkpoint_every_steps, and when a stop is requested), only after steps whose losses were read
+/// and found finite; the best one when validation accuracy improves (with early stopping: when
+/// the monitored figure improves), before the last. A run that early stopping ends is complete:
 /// fit() returns kCompleted, and a resumed fit() trains no further. With restore_best_weights
-/// the run ends with the best epoch's weights, and last.pt is rewritten with them. A crash at any
-/// moment leaves the previous checkpoint readable; resume() then continues from it, and a run
-/// resumed this way ends with the same weights as one never interrupted (same seed, same
-/// thread count, CPU). On a GPU the step is the same but its arithmetic is not bit-reproducible
-/// (cuDNN picks algorithms by speed).
+/// the run ends with the best epoch's weights, and the last checkpoint is due again. A trainer
+/// restored from a checkpoint (restore()) continues exactly: it ends with the same weights as
+/// one never interrupted (same seed, same thread count, CPU). On a GPU the step is the same but
+/// its arithmetic is not bit-reproducible (cuDNN picks algorithms by speed).
+///
+/// With `group`, training is data-parallel over its processes, as PyTorch's DDP: every global
+/// batch of batch_size images is split evenly over the processes, gradients are summed over them
+/// in buckets (weighted by each share's size, so the update is the one a single process makes on
+/// the whole batch), and batch-norm statistics follow rank 0's (DDP's broadcast_buffers). Every
+/// process gets the same events; only rank 0 should keep a run directory. CPU only (Gloo).
 class Trainer {
  public:
-  Trainer(Network network, TrainerOptions options, std::filesystem::path run_dir);
+  Trainer(Network network, TrainerOptions options, std::shared_ptr<ProcessGroup> group = nullptr);
   ~Trainer();
   Trainer(Trainer&&) noexcept;
 
-  /// Restores model, optimizer, schedule position, RNG and history from
-  /// run_dir/checkpoints/last.pt and returns true. A run stopped before its first checkpoint has
-  /// none: then nothing is restored, the history is dropped and fit() starts from the beginning
-  /// (returns false). Throws CheckpointError when the checkpoint is unreadable or belongs to
-  /// another model.
-  bool resume();
+  /// Continues from a checkpoint: the network and optimizer hold its weights and state already;
+  /// `state` is where it stood, `history` what the run did until then (later records are
+  /// dropped). Sets LibTorch's default generator to the saved state; throws CheckpointError when
+  /// that state is invalid.
+  void restore(TrainingState state, History history);
+  /// Keeps a copy of the network's weights (parameters and buffers) as the best epoch's, for
+  /// early_stopping.restore_best_weights. fit() calls it when an epoch improves; after restore(),
+  /// the caller calls it with the best epoch's weights loaded, when it has them.
+  void remember_best_weights();
 
-  /// Trains until options.epochs are done or stop_requested() returns true. Throws
-  /// DivergenceError (naming epoch, step and learning rate) when the loss stops being finite
-  /// (unless such batches are skipped); the last checkpoint written before stays valid.
+  /// Trains until options.epochs are done or a callback asks to stop. Throws DivergenceError
+  /// (naming epoch, step and learning rate) when the loss stops being finite (unless such
+  /// batches are skipped); no checkpoint is due after the step that diverged.
   /// train / validation: as Dataset documents; `validation` may be empty.
+  FitStatus fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
+                Callback& callbacks);
   FitStatus fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
                 const TrainerCallbacks& callbacks = {});
 
   Network& network() { return network_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const TrainerOptions& options() const { return options_; }
+  ProcessGroup* process_group() const { return group_.get(); }
   /// The device the network and the training batches live on.
   const torch::Device& device() const { return device_; }
   /// How the training steps ran, for benchmarks and logs: "eager" (one operation at a time),
@@ -162,39 +157,54 @@ class Trainer {
   const History& history() const { return history_; }
   /// Early stopping's view of the epochs done (all zero when it is disabled).
   EarlyStoppingVerdict early_stopping() const;
+  /// Where training stands; rng_state is that of LibTorch's default generator as of the last
+  /// checkpoint due.
   const TrainingState& state() const { return state_; }
 
  private:
+  struct Loop;
   struct PendingSteps;
   struct GraphStep;
-  void save_checkpoint(const std::filesystem::path& path);
-  /// Reads the metrics of the steps run since the last read (waiting for the device), checks
-  /// their losses and turns them into history lines, running sums and callbacks.
-  void read_pending(PendingSteps& pending, HistoryWriter& writer, int64_t steps_per_epoch,
-                    const TrainerCallbacks& callbacks, double epoch_seconds);
-  /// One optimizer step on (x, y); returns the detached loss and number of correct predictions
-  /// as device scalars. Replays the CUDA graph when one is recorded for this batch shape.
-  std::pair<torch::Tensor, torch::Tensor> run_step(const torch::Tensor& x, const torch::Tensor& y,
-                                                   double lr, bool may_record);
-  void optimizer_step(double lr);
-  torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
-  /// Keeps a copy of the weights (parameters and buffers) for restore_best_weights.
-  void remember_best_weights();
-  /// Puts the remembered best weights back (rank 0's, across processes) and rewrites last.pt.
-  void restore_best_weights(const TrainerCallbacks& callbacks);
+  struct StepOutcome;
   /// The training batch of global step `step`: selected, augmented and normalised.
   torch::Tensor training_batch(const Dataset& train, const torch::Tensor& index,
                                const Normalization& norm, int64_t step) const;
+  torch::Tensor epoch_order(int64_t epoch, int64_t n) const;
+  /// Runs the steps of the epoch in progress; returns whether a stop was requested.
+  bool run_epoch(Loop& loop, const Dataset& train, const Normalization& norm);
+  /// One training step: the forward pass, loss, backward pass and optimizer update, replayed as
+  /// a CUDA graph where one is recorded; across processes, the exchanges of DDP.
+  StepOutcome train_step(Loop& loop, const torch::Tensor& x, const torch::Tensor& y,
+                         int64_t batch_size, double lr);
+  /// The forward pass and loss of every kind of step: the loss of (x, y) with the l2 term, to
+  /// run backward from, and the number of correct predictions (a device scalar). Drops the
+  /// gradients of the step before.
+  std::pair<torch::Tensor, torch::Tensor> forward_loss(const torch::Tensor& x,
+                                                       const torch::Tensor& y);
+  /// Records the training step as a CUDA graph on this batch (which it trains on); returns its
+  /// loss and correct count, or nothing when the step cannot be recorded.
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> record_graph(Loop& loop,
+                                                                      const torch::Tensor& x,
+                                                                      const torch::Tensor& y,
+                                                                      double lr);
+  void optimizer_step(double lr);
+  /// Reads the metrics of the steps run since the last read (waiting for the device), checks
+  /// their losses and turns them into history, running sums and events.
+  void read_pending(Loop& loop);
+  /// Validates the finished epoch, records it and tells the callbacks; returns the verdict.
+  EarlyStoppingVerdict end_epoch(Loop& loop, const Dataset& validation, const Normalization& norm);
+  void checkpoint_due(Loop& loop, CheckpointKind kind);
+  /// Puts the remembered best weights back (rank 0's, across processes).
+  void restore_best_weights(Loop& loop);
 
   Network network_;
   TrainerOptions options_;
-  std::filesystem::path run_dir_;
+  std::shared_ptr<ProcessGroup> group_;
   torch::Device device_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<MultiTensorStep> multi_tensor_;  // on a GPU
   std::unique_ptr<GraphStep> graph_;
   bool graph_failed_ = false;
-  bool writes_ = true;  // this process writes the run directory (rank 0, or the only process)
   int64_t eager_full_steps_ = 0;  // full-size eager steps on a GPU, before recording a graph
   TrainingState state_;
   History history_;

@@ -1,4 +1,4 @@
-#include "cnnlab/training/weight_history.h"
+#include "cnnlab/run/weight_history.h"
 
 #include <fmt/format.h>
 
@@ -11,30 +11,22 @@
 namespace cnnlab {
 namespace fs = std::filesystem;
 
-namespace {
-
-fs::path epoch_file(const fs::path& run_dir, int64_t epoch) {
-  return run_dir / "weights" / fmt::format("epoch-{:03d}.json", epoch);
-}
-
-}  // namespace
-
-void write_weight_histograms(const fs::path& run_dir, int64_t epoch, torch::nn::Module& network) {
+void write_weight_histograms(const RunDir& run_dir, int64_t epoch, torch::nn::Module& network) {
   torch::NoGradGuard no_grad;
   auto layers = nlohmann::json::array();
   for (const auto& item : network.named_parameters()) {
     const Histogram h = make_histogram(item.value().detach(), kWeightHistogramBins);
     layers.push_back({{"name", item.key()}, {"lo", h.lo}, {"hi", h.hi}, {"counts", h.counts}});
   }
-  fs::create_directories(run_dir / "weights");
+  fs::create_directories(run_dir.weights());
   const nlohmann::json doc = {{"epoch", epoch}, {"layers", layers}};
-  write_file_atomically(epoch_file(run_dir, epoch), doc.dump() + "\n");
+  write_file_atomically(run_dir.weight_histograms(epoch), doc.dump() + "\n");
 }
 
-nlohmann::json read_weight_histograms(const fs::path& run_dir, int64_t epochs) {
+nlohmann::json read_weight_histograms(const RunDir& run_dir, int64_t epochs) {
   auto all = nlohmann::json::array();
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    const fs::path path = epoch_file(run_dir, epoch);
+    const fs::path path = run_dir.weight_histograms(epoch);
     if (!fs::exists(path)) continue;
     std::ifstream in(path);
     auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);

@@ -1,4 +1,4 @@
-#include "cnnlab/training/run.h"
+#include "cnnlab/run/run.h"
 
 #include <fmt/format.h>
 #if defined(__GLIBC__)
@@ -15,17 +15,14 @@
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/models/summary.h"
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
+#include "cnnlab/run/run_writer.h"
 #include "cnnlab/training/device.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kConfigFile = "config.toml";
-constexpr const char* kMetricsFile = "metrics.json";
-constexpr const char* kDataRootFile = "data_root.txt";
 
 int64_t parameter_count(Network& network) {
   int64_t n = 0;
@@ -65,10 +62,10 @@ nlohmann::json machine_description() {
           {"cuda", torch::cuda::is_available()}};
 }
 
-RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
-                 const LoadedData& data, FitStatus status) {
+RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, const LoadedData& data,
+                 FitStatus status) {
   RunResult result;
-  result.run_dir = run_dir;
+  result.run_dir = run_dir.path();
   result.status = status;
   result.params = parameter_count(trainer.network());
   result.epochs_done = static_cast<int64_t>(trainer.history().epochs.size());
@@ -81,9 +78,9 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (status != FitStatus::kCompleted) return result;
   // The processes of a distributed run test a share of the set each; rank 0 writes the metrics.
-  const auto& group = config.train.process_group();
+  ProcessGroup* group = trainer.process_group();
   result.test = evaluate(trainer.network(), data.test, data.normalization,
-                         config.train.eval_batch_size(), config.train.precision(), group.get());
+                         config.train.eval_batch_size(), config.train.precision(), group);
   if (group && group->rank() != 0) return result;
   nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
@@ -113,13 +110,23 @@ RunResult finish(const fs::path& run_dir, RunConfig& config, Trainer& trainer,
                                       verdict.best_epoch != result.epochs_done},
     };
   }
-  write_file_atomically(run_dir / kMetricsFile, metrics.dump(2) + "\n");
+  write_file_atomically(run_dir.metrics(), metrics.dump(2) + "\n");
   return result;
 }
 
 Network build_network(const RunConfig& config) {
   torch::manual_seed(config.train.seed());
   return Network(config.model);
+}
+
+// Trains with a RunWriter on the process that writes the run directory.
+FitStatus fit_run(Trainer& trainer, const RunDir& run_dir, const LoadedData& data,
+                  const TrainerCallbacks& functions) {
+  const bool writes = !trainer.process_group() || trainer.process_group()->rank() == 0;
+  RunWriter writer(run_dir);
+  LambdaCallback user(functions);
+  CallbackList callbacks{writes ? &writer : nullptr, &user};
+  return trainer.fit(data.train, data.validation, data.normalization, callbacks);
 }
 
 }  // namespace
@@ -147,43 +154,43 @@ int64_t apply_thread_setting(int64_t threads) {
   return n;
 }
 
-RunResult train_run(RunConfig config, const DataRoot& root, const fs::path& run_dir,
-                    const TrainerCallbacks& callbacks, const LoadCallbacks& loading) {
+RunResult train_run(RunConfig config, const DataRoot& root, const RunDir& run_dir,
+                    const TrainerCallbacks& callbacks, const LoadCallbacks& loading,
+                    std::shared_ptr<ProcessGroup> group) {
   apply_thread_setting(config.threads);
   LoadedData data = load_data(config.data, root, loading);
   bind_to_dataset(config, data);
   Network network = build_network(config);
-  const auto& group = config.train.process_group();
   if (!group || group->rank() == 0) {
-    ensure_writable_directory(run_dir);
-    if (fs::exists(run_dir / kConfigFile)) {
+    ensure_writable_directory(run_dir.path());
+    if (run_dir.holds_run()) {
       throw IoError(
           fmt::format("{}: already holds a run; choose another --out, or continue it with "
                       "--resume {}",
                       run_dir.string(), run_dir.string()));
     }
-    write_file_atomically(run_dir / "summary.txt", model_summary(config.model, config.name));
-    write_file_atomically(run_dir / kConfigFile, to_toml(config));
+    write_file_atomically(run_dir.summary(), model_summary(config.model, config.name));
+    write_file_atomically(run_dir.config(), to_toml(config));
     if (!root.path.empty()) {
-      write_file_atomically(run_dir / kDataRootFile,
+      write_file_atomically(run_dir.data_root(),
                             fs::absolute(root.path).lexically_normal().string() + "\n");
     }
   }
   // The other processes start once rank 0 has the run directory ready (or fail when it failed).
   if (group) group->share("cnnlab/run_ready", "yes");
-  Trainer trainer(network, config.train, run_dir);
-  const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  Trainer trainer(network, config.train, std::move(group));
+  const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
   return finish(run_dir, config, trainer, data, status);
 }
 
-RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
-                     const TrainerCallbacks& callbacks, const LoadCallbacks& loading,
-                     const std::string& device, std::shared_ptr<ProcessGroup> group) {
-  if (!fs::is_regular_file(run_dir / kConfigFile)) {
-    throw CheckpointError(
-        fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
+RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerCallbacks& callbacks,
+                     const LoadCallbacks& loading, const std::string& device,
+                     std::shared_ptr<ProcessGroup> group) {
+  if (!run_dir.holds_run()) {
+    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
+                                      run_dir.config().filename().string()));
   }
-  RunConfig config = load_config_file(run_dir / kConfigFile);
+  RunConfig config = load_config_file(run_dir.config());
   if (!device.empty()) {
     check_device_spelling(device, "--device");
     config.train.device(device);
@@ -199,38 +206,33 @@ RunResult resume_run(const fs::path& run_dir, const DataRoot& root,
                     run_dir.string(), saved_input[0], saved_input[1], saved_input[2],
                     config.model.input[0], config.model.input[1], config.model.input[2]));
   }
-  config.train.process_group(std::move(group));
-  Trainer trainer(build_network(config), config.train, run_dir);
-  trainer.resume();
-  const FitStatus status = trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  Trainer trainer(build_network(config), config.train, std::move(group));
+  resume_trainer(trainer, run_dir);
+  const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
   return finish(run_dir, config, trainer, data, status);
 }
 
-fs::path recorded_data_root(const fs::path& run_dir) {
-  std::ifstream in(run_dir / kDataRootFile);
+fs::path recorded_data_root(const RunDir& run_dir) {
+  std::ifstream in(run_dir.data_root());
   std::string line;
   if (!in || !std::getline(in, line)) return {};
   return fs::path(line);
 }
 
-LoadedRun load_run(const fs::path& run_dir, const std::string& checkpoint,
+LoadedRun load_run(const RunDir& run_dir, const std::string& checkpoint,
                    const std::string& device) {
-  if (checkpoint != "best" && checkpoint != "last") {
-    throw ConfigError(fmt::format("--checkpoint: expected best or last, found '{}'", checkpoint));
-  }
-  if (!fs::is_regular_file(run_dir / kConfigFile)) {
-    throw CheckpointError(
-        fmt::format("{}: not a run directory (no {})", run_dir.string(), kConfigFile));
+  fs::path path = run_dir.checkpoint(checkpoint);
+  if (!run_dir.holds_run()) {
+    throw CheckpointError(fmt::format("{}: not a run directory (no {})", run_dir.string(),
+                                      run_dir.config().filename().string()));
   }
   LoadedRun run;
-  run.config = load_config_file(run_dir / kConfigFile);
+  run.config = load_config_file(run_dir.config());
   if (run.config.class_names.empty()) {
-    throw ConfigError(
-        fmt::format("{}: [model] classes is missing", (run_dir / kConfigFile).string()));
+    throw ConfigError(fmt::format("{}: [model] classes is missing", run_dir.config().string()));
   }
   run.network = Network(run.config.model);
-  fs::path path = run_dir / "checkpoints" / (checkpoint + ".pt");
-  if (checkpoint == "best" && !fs::exists(path)) path = run_dir / "checkpoints" / "last.pt";
+  if (checkpoint == "best" && !fs::exists(path)) path = run_dir.checkpoint(CheckpointKind::kLast);
   load_checkpoint(path, *run.network, nullptr);
   run.network->to(resolve_device(device, "--device"));
   run.network->eval();

@@ -6,14 +6,13 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/data_root.h"
+#include "cnnlab/run/run_dir.h"
 #include "cnnlab/training/evaluate.h"
 #include "cnnlab/training/trainer.h"
 
 namespace cnnlab {
 
-/// A run directory holds: config.toml (the resolved config), summary.txt, steps.csv and
-/// epochs.csv (the history, written as training goes), checkpoints/last.pt and best.pt, and
-/// metrics.json (test loss and accuracy, written when training completes).
+/// What train_run and resume_run did (the files of a run directory: see RunDir).
 struct RunResult {
   std::filesystem::path run_dir;
   FitStatus status = FitStatus::kCompleted;
@@ -41,24 +40,25 @@ int64_t apply_thread_setting(int64_t threads);
 void keep_freed_memory();
 
 /// Loads the data, builds the model, trains it into `run_dir` (created; must not hold a run
-/// already) and evaluates it on the test set. With config.train.process_group, every process
-/// calls this; rank 0 alone creates and writes `run_dir` and tests the model. When the fit is
+/// already) and evaluates it on the test set. With `group`, every process of it calls this;
+/// rank 0 alone creates and writes `run_dir`, and all test a share of the test set. When the fit is
 /// interrupted, returns with status kInterrupted and no test metrics; `resume_run` continues it.
 /// Throws ConfigError, DatasetNotFoundError, DataFormatError, IoError, DivergenceError.
-RunResult train_run(RunConfig config, const DataRoot& root, const std::filesystem::path& run_dir,
-                    const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {});
+RunResult train_run(RunConfig config, const DataRoot& root, const RunDir& run_dir,
+                    const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
+                    std::shared_ptr<ProcessGroup> group = nullptr);
 
 /// Continues the run in `run_dir` from checkpoints/last.pt with its own config.toml, on
 /// `device` when one is given (else the config's train.device), across the processes of `group`
 /// when there is one. Throws CheckpointError when there is nothing to resume.
-RunResult resume_run(const std::filesystem::path& run_dir, const DataRoot& root,
+RunResult resume_run(const RunDir& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
                      const std::string& device = "", std::shared_ptr<ProcessGroup> group = nullptr);
 
 /// The data root a run was trained from: train_run records it in the run directory as an absolute
 /// path, so that evaluating, reporting or resuming the run finds its dataset without being told
 /// again. Empty for a run that holds no record (runs written before cnnlab kept one).
-std::filesystem::path recorded_data_root(const std::filesystem::path& run_dir);
+std::filesystem::path recorded_data_root(const RunDir& run_dir);
 
 /// A trained model read back from a run directory.
 struct LoadedRun {
@@ -70,7 +70,7 @@ struct LoadedRun {
 /// Reads config.toml and the `checkpoint` ("best" or "last") of `run_dir`, with the network on
 /// `device` ("cpu", "cuda", "cuda:N" or "auto"). Throws ConfigError or CheckpointError naming the
 /// file or option.
-LoadedRun load_run(const std::filesystem::path& run_dir, const std::string& checkpoint,
+LoadedRun load_run(const RunDir& run_dir, const std::string& checkpoint,
                    const std::string& device = "cpu");
 
 struct Prediction {

@@ -1,4 +1,4 @@
-#include "cnnlab/training/checkpoint.h"
+#include "cnnlab/run/checkpoint.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
