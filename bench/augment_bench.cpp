@@ -21,6 +21,12 @@
 
 namespace {
 
+// $CNNLAB_DATA, or "" when it is not set.
+std::string data_environment() {
+  const char* value = std::getenv("CNNLAB_DATA");
+  return value != nullptr ? value : "";
+}
+
 using Clock = std::chrono::steady_clock;
 
 double median(std::vector<double> values) {
@@ -56,7 +62,7 @@ int main(int argc, char** argv) {
     const int64_t used_threads = apply_thread_setting(threads);
     const int64_t warmup = 5;
     config.data.train_limit(batch * (repeats + warmup)).test_limit(1).validation_split(0);
-    const LoadedData data = load_data(config.data, resolve_data_root(data_dir));
+    const LoadedData data = load_data(config.data, resolve_data_root(data_dir, data_environment()));
     config.model.input = {data.train.channels(), data.train.height(), data.train.width()};
     config.model.num_classes = data.train.num_classes();
     Network network(config.model);

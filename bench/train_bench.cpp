@@ -30,6 +30,12 @@
 
 namespace {
 
+// $CNNLAB_DATA, or "" when it is not set.
+std::string data_environment() {
+  const char* value = std::getenv("CNNLAB_DATA");
+  return value != nullptr ? value : "";
+}
+
 using namespace cnnlab;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
@@ -270,7 +276,7 @@ json parity(RunConfig config, const std::string& out_path, int64_t batch) {
 // `stop_at_target`, training ends once every target is reached.
 json time_to_accuracy(RunConfig config, const std::string& data_dir,
                       const std::vector<double>& targets, bool stop_at_target) {
-  const DataRoot root = resolve_data_root(data_dir);
+  const DataRoot root = resolve_data_root(data_dir, data_environment());
   LoadedData data = load_data(config.data, root);
   config.model.input = {data.train.channels(), data.train.height(), data.train.width()};
   config.model.num_classes = data.train.num_classes();

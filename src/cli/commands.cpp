@@ -12,10 +12,10 @@
 #include <thread>
 
 #include "cnnlab/analysis/grad_cam.h"
+#include "cnnlab/app/experiment_jobs.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
-#include "cnnlab/experiments/study.h"
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/models/export.h"
 #include "cnnlab/models/summary.h"
@@ -71,6 +71,12 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   return callbacks;
 }
 
+// --data-dir when given, else $CNNLAB_DATA, else ./data.
+DataRoot data_root_from(const std::string& flag) {
+  const char* environment = std::getenv("CNNLAB_DATA");
+  return resolve_data_root(flag, environment != nullptr ? environment : "");
+}
+
 // Where the datasets of a saved run are: --data-dir when given, else the data root the run was
 // trained from (while it still exists), else $CNNLAB_DATA, else ./data.
 DataRoot data_root_of_run(const std::string& flag, const fs::path& run_dir) {
@@ -80,7 +86,7 @@ DataRoot data_root_of_run(const std::string& flag, const fs::path& run_dir) {
       return {recorded, "the record in " + run_dir.string()};
     }
   }
-  return resolve_data_root(flag);
+  return data_root_from(flag);
 }
 
 // Where --kill-at stops a run: after a global step, or once trained, before the report.
@@ -212,8 +218,8 @@ fs::path default_study_file() {
 }
 
 // Progress of a sweep or a study: which run of how many, and the time left.
-PlanCallbacks plan_callbacks(ProgressBar& bar) {
-  PlanCallbacks callbacks;
+ExperimentCallbacks plan_callbacks(ProgressBar& bar) {
+  ExperimentCallbacks callbacks;
   callbacks.trainer = progress_callbacks(bar);
   callbacks.loading = loading_callbacks();
   callbacks.on_run_begin = [](std::size_t index, std::size_t total, const PlannedRun& run,
@@ -307,13 +313,13 @@ int sweep_command(const SweepArgs& args) {
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
-  const DataRoot root = resolve_data_root(args.data_dir);
+  const DataRoot root = data_root_from(args.data_dir);
   SweepSpec spec = load_sweep_file(args.file);
   for (auto& o : common_overrides(args.threads, args.precision, args.device, args.quick))
     spec.set.push_back(o);
   const fs::path dir = fs::path(args.out) / (spec.name + (args.quick ? "-quick" : ""));
   fmt::print("Sweep '{}': {} runs into {}\n", spec.name, expand_sweep(spec).size(), dir.string());
-  PlanCallbacks callbacks = plan_callbacks(bar);
+  ExperimentCallbacks callbacks = plan_callbacks(bar);
   if (args.quick) callbacks.analysis.gallery_size(12).saliency_count(4);
   return finish_experiment(run_sweep(spec, dir, root, callbacks),
                            command_line("sweep", args.file, args.quick, args.out));
@@ -323,7 +329,7 @@ int study_command(const StudyArgs& args) {
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
-  const DataRoot root = resolve_data_root(args.data_dir);
+  const DataRoot root = data_root_from(args.data_dir);
   const fs::path file = args.file.empty() ? default_study_file() : fs::path(args.file);
   StudySpec spec = load_study_file(file);
   if (!args.parts.empty()) spec = only_parts(spec, args.parts, file);
@@ -332,7 +338,7 @@ int study_command(const StudyArgs& args) {
   fmt::print("Study '{}': {} runs into {}{}\n", spec.title,
              plan_study(spec, dir, extra).runs.size(), dir.string(),
              args.quick ? " (quick: a few hundred images, one epoch)" : "");
-  PlanCallbacks callbacks = plan_callbacks(bar);
+  ExperimentCallbacks callbacks = plan_callbacks(bar);
   if (args.quick) callbacks.analysis.gallery_size(12).saliency_count(4);
   std::string again = command_line("study", args.file, args.quick, args.out);
   if (!args.parts.empty()) again += fmt::format(" --part {}", fmt::join(args.parts, ","));
@@ -408,7 +414,7 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
-  const DataRoot root = args.resume.empty() ? resolve_data_root(args.data_dir)
+  const DataRoot root = args.resume.empty() ? data_root_from(args.data_dir)
                                             : data_root_of_run(args.data_dir, args.resume);
   const bool lead = !group || group->rank() == 0;
   const KillPoint kill_point = parse_kill_point(args.kill_at);
@@ -571,7 +577,7 @@ int summary_command(const SummaryArgs& args) {
   RunConfig config = load_config_file(args.config, args.overrides);
   // The class count (and, for CIFAR-10, the input shape) follow from the dataset's name; the
   // images themselves are not read.
-  const auto names = dataset_class_names(config.data, resolve_data_root(args.data_dir));
+  const auto names = dataset_class_names(config.data, data_root_from(args.data_dir));
   config.model.num_classes = static_cast<int64_t>(names.size());
   if (config.data.dataset() == "cifar10") config.model.input = {3, 32, 32};
   fmt::print("{}", model_summary(config.model, config.name));

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "cnnlab/training/distributed.h"
 
 namespace cnnlab::cli {
 
@@ -14,5 +17,11 @@ namespace cnnlab::cli {
 /// the rank that failed first.
 int launch_ranks(int nproc, const std::vector<std::string>& command, bool add_threads, int threads,
                  int grace_seconds = 10);
+
+/// The torchrun environment of this process: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and
+/// MASTER_PORT (and CNNLAB_DIST_TIMEOUT, in seconds, and GLOO_SOCKET_IFNAME). nullopt when
+/// WORLD_SIZE is unset; throws ConfigError naming the variable when one is malformed, out of
+/// range or missing.
+std::optional<DistributedOptions> distributed_from_environment();
 
 }  // namespace cnnlab::cli

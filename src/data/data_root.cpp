@@ -222,11 +222,9 @@ Dataset load_split(const DataOptions& options, const DataRoot& root, bool train)
 
 }  // namespace
 
-DataRoot resolve_data_root(const std::string& flag) {
+DataRoot resolve_data_root(const std::string& flag, const std::string& environment) {
   if (!flag.empty()) return {fs::path(flag), "--data-dir"};
-  if (const char* env = std::getenv("CNNLAB_DATA"); env != nullptr && *env != '\0') {
-    return {fs::path(env), "$CNNLAB_DATA"};
-  }
+  if (!environment.empty()) return {fs::path(environment), "$CNNLAB_DATA"};
   return {fs::path("data"), "the default ./data"};
 }
 

@@ -7,20 +7,13 @@
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
-#include "cnnlab/report/report.h"
+#include "cnnlab/run/metrics.h"
 #include "cnnlab/run/run.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::json read_metrics(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "metrics.json");
-  if (!in) return nullptr;
-  auto metrics = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return metrics.is_object() ? metrics : nlohmann::json(nullptr);
-}
 
 // Work of a run in epoch-images, for estimating the time left.
 double run_work(const RunConfig& config) {
@@ -58,13 +51,6 @@ class TimeEstimate {
  private:
   std::map<fs::path, std::pair<double, double>> measured_;
 };
-
-void write_missing_report(const fs::path& run_dir, const DataRoot& root,
-                          const AnalysisOptions& analysis, const LoadCallbacks& loading) {
-  if (fs::exists(run_dir / "report.html")) return;
-  std::vector<RunAnalysis> runs{analyze_run(run_dir, root, analysis, loading)};
-  write_report(runs, run_dir / "report.html");
-}
 
 }  // namespace
 
@@ -129,7 +115,7 @@ std::vector<RunOutcome> run_plan(const std::vector<PlannedRun>& plan, const Data
     } else {
       try {
         const RunResult result =
-            fs::exists(run.run_dir / "config.toml")
+            RunDir(run.run_dir).holds_run()
                 ? resume_run(run.run_dir, root, callbacks.trainer, callbacks.loading,
                              load_config_file(run.config, run.overrides).train.device())
                 : train_run(load_config_file(run.config, run.overrides), root, run.run_dir,
@@ -150,9 +136,7 @@ std::vector<RunOutcome> run_plan(const std::vector<PlannedRun>& plan, const Data
         outcome.error = e.what();
       }
     }
-    if (callbacks.write_reports && !outcome.metrics.is_null()) {
-      write_missing_report(run.run_dir, root, callbacks.analysis, callbacks.loading);
-    }
+    if (callbacks.on_run_finished && !outcome.metrics.is_null()) callbacks.on_run_finished(outcome);
     if (callbacks.on_run_end) callbacks.on_run_end(outcome);
     outcomes.push_back(std::move(outcome));
   }

@@ -15,6 +15,7 @@
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
 #include "cnnlab/run/history_files.h"
+#include "cnnlab/run/metrics.h"
 #include "cnnlab/run/run.h"
 #include "cnnlab/run/weight_history.h"
 #include "cnnlab/training/evaluate.h"
@@ -34,16 +35,6 @@ std::string read_text(const fs::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-nlohmann::json read_metrics(const fs::path& path) {
-  if (!fs::exists(path)) return nullptr;
-  std::ifstream in(path);
-  auto metrics = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (metrics.is_discarded() || !metrics.is_object()) {
-    throw DataFormatError(path.string() + ": not a JSON object of metrics");
-  }
-  return metrics;
 }
 
 }  // namespace
@@ -116,9 +107,10 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
   a.name = run.config.name;
   a.dataset = run.config.data.dataset();
   a.class_names = run.config.class_names;
-  a.config_text = read_text(run_dir / "config.toml");
-  a.summary_text = read_text(run_dir / "summary.txt");
-  a.metrics = read_metrics(run_dir / "metrics.json");
+  const RunDir dir(run_dir);
+  a.config_text = read_text(dir.config());
+  a.summary_text = read_text(dir.summary());
+  a.metrics = read_metrics(dir);
   a.history = read_history(run_dir);
   a.epoch_weight_histograms =
       read_weight_histograms(run_dir, static_cast<int64_t>(a.history.epochs.size()));

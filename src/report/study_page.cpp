@@ -9,6 +9,7 @@
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/report/charts.h"
 #include "cnnlab/report/html.h"
+#include "cnnlab/run/run_dir.h"
 #include "page.h"
 #include "sections.h"
 
@@ -60,7 +61,7 @@ std::string finding(const std::string& text) {
 
 std::string report_link(const RunOutcome& outcome, const fs::path& page_dir,
                         const std::string& text) {
-  const fs::path report = outcome.run.run_dir / "report.html";
+  const fs::path report = RunDir(outcome.run.run_dir).report();
   if (!fs::exists(report)) return html_escape(text);
   return fmt::format("<a href=\"{}\">{}</a>",
                      html_escape(report.lexically_relative(page_dir).generic_string()),

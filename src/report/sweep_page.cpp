@@ -9,6 +9,7 @@
 
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/report/html.h"
+#include "cnnlab/run/run_dir.h"
 #include "page.h"
 #include "sections.h"
 
@@ -210,7 +211,7 @@ std::string sweep_table_html(const std::vector<SweepResult>& results,
     std::string links;
     for (const std::size_t i : group.members) {
       const RunOutcome& outcome = results[i].outcome;
-      const fs::path report = outcome.run.run_dir / "report.html";
+      const fs::path report = RunDir(outcome.run.run_dir).report();
       const std::string text = group.members.size() > 1 ? results[i].point.label : "report";
       if (!links.empty()) links += " · ";
       if (fs::exists(report)) {

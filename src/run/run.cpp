@@ -16,6 +16,7 @@
 #include "cnnlab/io/atomic_file.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/run/checkpoint.h"
+#include "cnnlab/run/metrics.h"
 #include "cnnlab/run/run_writer.h"
 #include "cnnlab/training/device.h"
 
@@ -110,7 +111,7 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
                                       verdict.best_epoch != result.epochs_done},
     };
   }
-  write_file_atomically(run_dir.metrics(), metrics.dump(2) + "\n");
+  write_metrics(run_dir, metrics);
   return result;
 }
 

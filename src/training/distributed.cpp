@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
-
 #ifdef CNNLAB_WITH_DISTRIBUTED
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -12,47 +10,6 @@
 #include "cnnlab/error.h"
 
 namespace cnnlab {
-
-namespace {
-
-int64_t integer_variable(const char* name, int64_t low, int64_t high, bool required,
-                         int64_t fallback) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') {
-    if (required) {
-      throw ConfigError(
-          fmt::format("{}: not set (a distributed run needs RANK, WORLD_SIZE, "
-                      "MASTER_ADDR and MASTER_PORT)",
-                      name));
-    }
-    return fallback;
-  }
-  char* end = nullptr;
-  const long long value = std::strtoll(text, &end, 10);
-  if (*end != '\0' || value < low || value > high) {
-    throw ConfigError(
-        fmt::format("{}: expected a whole number in [{}, {}], found '{}'", name, low, high, text));
-  }
-  return value;
-}
-
-}  // namespace
-
-std::optional<DistributedOptions> distributed_from_environment() {
-  if (std::getenv("WORLD_SIZE") == nullptr) return std::nullopt;
-  DistributedOptions o;
-  o.world_size = integer_variable("WORLD_SIZE", 1, 4096, true, 1);
-  o.rank = integer_variable("RANK", 0, o.world_size - 1, true, 0);
-  o.local_rank = integer_variable("LOCAL_RANK", 0, 4095, false, o.rank);
-  o.master_port = integer_variable("MASTER_PORT", 1, 65535, true, 29500);
-  const char* addr = std::getenv("MASTER_ADDR");
-  if (addr == nullptr || *addr == '\0') {
-    throw ConfigError("MASTER_ADDR: not set (the host name or address of rank 0)");
-  }
-  o.master_addr = addr;
-  o.timeout = std::chrono::seconds(integer_variable("CNNLAB_DIST_TIMEOUT", 1, 86400, false, 120));
-  return o;
-}
 
 #ifdef CNNLAB_WITH_DISTRIBUTED
 
@@ -122,11 +79,10 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options)
     // GLOO_SOCKET_IFNAME names, else the one its own host name resolves to (as PyTorch does).
     const bool local =
         options.master_addr == "localhost" || options.master_addr.rfind("127.", 0) == 0;
-    const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
     group_options->devices.push_back(
         local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-        : interface != nullptr && *interface != '\0'
-            ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+        : !options.socket_interface.empty()
+            ? c10d::ProcessGroupGloo::createDeviceForInterface(options.socket_interface)
             : c10d::ProcessGroupGloo::createDefaultDevice());
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         impl_->store, static_cast<int>(options.rank), static_cast<int>(options.world_size),

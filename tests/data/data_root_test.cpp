@@ -13,15 +13,11 @@ namespace {
 using testing::TempDir;
 
 TEST(DataRootTest, FlagWinsOverEnvironment) {
-  const char* saved = std::getenv("CNNLAB_DATA");
-  const std::string previous = saved != nullptr ? saved : "";
-  setenv("CNNLAB_DATA", "/from/env", 1);
-  EXPECT_EQ(resolve_data_root("/from/flag").path, "/from/flag");
-  EXPECT_EQ(resolve_data_root("").path, "/from/env");
-  EXPECT_EQ(resolve_data_root("").source, "$CNNLAB_DATA");
-  unsetenv("CNNLAB_DATA");
-  EXPECT_EQ(resolve_data_root("").path, "data");
-  if (saved != nullptr) setenv("CNNLAB_DATA", previous.c_str(), 1);
+  EXPECT_EQ(resolve_data_root("/from/flag", "/from/env").path, "/from/flag");
+  EXPECT_EQ(resolve_data_root("", "/from/env").path, "/from/env");
+  EXPECT_EQ(resolve_data_root("", "/from/env").source, "$CNNLAB_DATA");
+  EXPECT_EQ(resolve_data_root("", "").path, "data");
+  EXPECT_EQ(resolve_data_root("", "").source, "the default ./data");
 }
 
 TEST(DataRootTest, MissingDatasetSaysWhereItLookedAndWhereToGetIt) {

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "cnnlab/experiments/study.h"
+#include "cnnlab/app/experiment_jobs.h"
 #include "cnnlab/experiments/sweep.h"
 #include "support/temp_dir.h"
 
@@ -36,7 +36,7 @@ class PlanTest : public ::testing::Test {
 
 TEST_F(PlanTest, AnImpossiblePointIsReportedAndTheSweepGoesOn) {
   std::vector<std::string> began;
-  PlanCallbacks callbacks;
+  ExperimentCallbacks callbacks;
   callbacks.write_reports = false;
   callbacks.on_run_begin = [&](std::size_t index, std::size_t total, const PlannedRun& run,
                                const TimeLeft&) {
@@ -69,7 +69,7 @@ TEST_F(PlanTest, AnInterruptedSweepResumesWithoutRetrainingFinishedPoints) {
   // First call: stop in the middle of the third point (kernel=5).
   int steps = 0;
   std::string current;
-  PlanCallbacks callbacks;
+  ExperimentCallbacks callbacks;
   callbacks.write_reports = false;
   callbacks.on_run_begin = [&](std::size_t, std::size_t, const PlannedRun& run, const TimeLeft&) {
     current = run.label;
@@ -111,7 +111,7 @@ TEST_F(PlanTest, AnInterruptedSweepResumesWithoutRetrainingFinishedPoints) {
 }
 
 TEST_F(PlanTest, FinishedRunsGetTheirReports) {
-  PlanCallbacks callbacks;
+  ExperimentCallbacks callbacks;
   callbacks.analysis.gallery_size(4).saliency_count(1);
   const auto outcome = run_sweep(spec_, dir_ / "runs", root_, callbacks);
   EXPECT_TRUE(fs::exists(dir_ / "runs" / "kernel=3" / "report.html"));

@@ -1,5 +1,3 @@
-#include "cnnlab/experiments/study.h"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cnnlab/app/experiment_jobs.h"
 #include "cnnlab/error.h"
 #include "support/temp_dir.h"
 
@@ -98,7 +97,7 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   TempDir dir;
   const StudySpec spec =
       load_study_file(fs::path(CNNLAB_SOURCE_DIR) / "studies" / "cnn-study.toml");
-  PlanCallbacks callbacks;
+  ExperimentCallbacks callbacks;
   callbacks.analysis.gallery_size(6).saliency_count(1);
   auto extra = quick_study_overrides();
   extra.push_back("train.threads=1");

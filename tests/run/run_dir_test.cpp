@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cnnlab/error.h"
+#include "cnnlab/run/metrics.h"
 #include "support/temp_dir.h"
 
 namespace cnnlab {
@@ -34,6 +35,28 @@ TEST(RunDirTest, HoldsARunOnceItHasItsConfig) {
   EXPECT_FALSE(run.holds_run());
   testing::write_text(run.config(), "name = 'x'\n");
   EXPECT_TRUE(run.holds_run());
+}
+
+}  // namespace
+}  // namespace cnnlab
+
+namespace cnnlab {
+namespace {
+
+TEST(RunMetricsTest, RoundTripAndAClearErrorForAnythingElse) {
+  testing::TempDir dir;
+  const RunDir run(dir.path());
+  EXPECT_TRUE(read_metrics(run).is_null());  // not finished
+  const RunMetrics metrics = {{"test_accuracy", 0.9933}, {"test_count", 10000}};
+  write_metrics(run, metrics);
+  EXPECT_EQ(read_metrics(run), metrics);
+  testing::write_text(run.metrics(), "[1, 2");
+  try {
+    read_metrics(run);
+    FAIL() << "a cut-short file was read";
+  } catch (const DataFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(run.metrics().string()), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -19,8 +19,9 @@ struct DataRoot {
   std::string source;
 };
 
-/// `flag` if non-empty, else $CNNLAB_DATA if set, else `./data`.
-DataRoot resolve_data_root(const std::string& flag);
+/// `flag` (--data-dir) if non-empty, else `environment` (the value of $CNNLAB_DATA, which the
+/// program reads) if non-empty, else `./data`.
+DataRoot resolve_data_root(const std::string& flag, const std::string& environment);
 
 /// What to load and how to prepare it. Defaults follow the study: MNIST, the last 10% of the
 /// training set held out for validation, pixels scaled to [0, 1].

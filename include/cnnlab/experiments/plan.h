@@ -8,7 +8,6 @@
 
 #include "cnnlab/data/data_root.h"
 #include "cnnlab/data/image_folder.h"
-#include "cnnlab/report/run_analysis.h"
 #include "cnnlab/training/trainer.h"
 
 namespace cnnlab {
@@ -53,9 +52,9 @@ struct PlanCallbacks {
   /// Passed to every run's training (progress bars; stop_requested interrupts the plan).
   TrainerCallbacks trainer;
   LoadCallbacks loading;
-  /// Write report.html into each finished run directory that lacks one, analysed so.
-  bool write_reports = true;
-  AnalysisOptions analysis;
+  /// After a run that is finished (trained now or before), before on_run_end: e.g. to write its
+  /// report. What it throws propagates.
+  std::function<void(const RunOutcome&)> on_run_finished;
 };
 
 /// Runs the plan in order. A run whose directory holds metrics.json is not trained again; one

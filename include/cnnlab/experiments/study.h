@@ -77,25 +77,6 @@ struct StudyPlan {
 StudyPlan plan_study(const StudySpec& spec, const std::filesystem::path& study_dir,
                      const std::vector<std::string>& extra = {});
 
-/// What run_sweep and run_study did.
-struct ExperimentOutcome {
-  std::vector<RunOutcome> runs;
-  /// The comparison page written (sweep.html or study.html); empty when the plan was interrupted.
-  std::filesystem::path page;
-  bool interrupted = false;
-};
-
-/// Runs a sweep's points (see run_plan: finished points are skipped, an interrupted one resumes,
-/// an impossible one is recorded) into `sweep_dir`, then writes sweep.html and sweep.csv there.
-ExperimentOutcome run_sweep(const SweepSpec& spec, const std::filesystem::path& sweep_dir,
-                            const DataRoot& root, const PlanCallbacks& callbacks = {});
-
-/// Runs the study's plan into `study_dir`, analyses each part's runs and writes study.html there
-/// with each sweep's page. `quick` marks the page as a quick run.
-ExperimentOutcome run_study(const StudySpec& spec, const std::filesystem::path& study_dir,
-                            const DataRoot& root, bool quick, const PlanCallbacks& callbacks = {},
-                            const std::vector<std::string>& extra = {});
-
 /// The overrides of a quick study: a few hundred training and test images, one epoch.
 std::vector<std::string> quick_study_overrides();
 

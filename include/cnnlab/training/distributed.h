@@ -19,12 +19,10 @@ struct DistributedOptions {
   int64_t master_port = 29500;
   /// How long a collective (or the rendezvous) may wait for the other processes.
   std::chrono::seconds timeout{120};
+  /// The network interface Gloo binds across machines (GLOO_SOCKET_IFNAME); empty: the one the
+  /// host name resolves to. On one machine the processes talk over loopback.
+  std::string socket_interface;
 };
-
-/// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT (and CNNLAB_DIST_TIMEOUT, in
-/// seconds). nullopt when WORLD_SIZE is unset; throws ConfigError naming the variable when one
-/// is malformed, out of range or missing.
-std::optional<DistributedOptions> distributed_from_environment();
 
 /// Whether this cnnlab was built with LibTorch's distributed engine (c10d with Gloo).
 bool distributed_built();

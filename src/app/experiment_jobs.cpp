@@ -1,12 +1,15 @@
-// Running sweeps and studies end to end: their plans, then their pages.
+#include "cnnlab/app/experiment_jobs.h"
+
 #include <fmt/format.h>
 
 #include "cnnlab/analysis/pictures.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
-#include "cnnlab/experiments/study.h"
+#include "cnnlab/report/report.h"
 #include "cnnlab/report/study_page.h"
+#include "cnnlab/report/sweep_page.h"
+#include "cnnlab/run/run_dir.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -46,6 +49,26 @@ std::optional<RunAnalysis> analysis_of(const RunOutcome& outcome, const DataRoot
   return analyze_run(outcome.run.run_dir, root, options, loading);
 }
 
+void write_missing_report(const fs::path& run_dir, const DataRoot& root,
+                          const AnalysisOptions& analysis, const LoadCallbacks& loading) {
+  const RunDir dir(run_dir);
+  if (fs::exists(dir.report())) return;
+  std::vector<RunAnalysis> runs{analyze_run(run_dir, root, analysis, loading)};
+  write_report(runs, dir.report());
+}
+
+// The plan's callbacks, with each finished run's report written first when asked.
+PlanCallbacks plan_callbacks(const ExperimentCallbacks& callbacks, const DataRoot& root) {
+  PlanCallbacks plan = callbacks;
+  if (callbacks.write_reports) {
+    plan.on_run_finished = [&callbacks, &root](const RunOutcome& outcome) {
+      write_missing_report(outcome.run.run_dir, root, callbacks.analysis, callbacks.loading);
+      if (callbacks.on_run_finished) callbacks.on_run_finished(outcome);
+    };
+  }
+  return plan;
+}
+
 bool interrupted(const std::vector<RunOutcome>& outcomes) {
   return std::any_of(outcomes.begin(), outcomes.end(),
                      [](const auto& o) { return o.status == RunStatus::kInterrupted; });
@@ -54,10 +77,11 @@ bool interrupted(const std::vector<RunOutcome>& outcomes) {
 }  // namespace
 
 ExperimentOutcome run_sweep(const SweepSpec& spec, const fs::path& sweep_dir, const DataRoot& root,
-                            const PlanCallbacks& callbacks) {
+                            const ExperimentCallbacks& callbacks) {
   const auto points = expand_sweep(spec);
   ExperimentOutcome outcome;
-  outcome.runs = run_plan(plan_sweep(points, spec.config, sweep_dir), root, callbacks);
+  outcome.runs =
+      run_plan(plan_sweep(points, spec.config, sweep_dir), root, plan_callbacks(callbacks, root));
   outcome.interrupted = interrupted(outcome.runs);
   if (outcome.interrupted) return outcome;
   std::vector<SweepResult> results;
@@ -68,11 +92,11 @@ ExperimentOutcome run_sweep(const SweepSpec& spec, const fs::path& sweep_dir, co
 }
 
 ExperimentOutcome run_study(const StudySpec& spec, const fs::path& study_dir, const DataRoot& root,
-                            bool quick, const PlanCallbacks& callbacks,
+                            bool quick, const ExperimentCallbacks& callbacks,
                             const std::vector<std::string>& extra) {
   const StudyPlan plan = plan_study(spec, study_dir, extra);
   ExperimentOutcome outcome;
-  outcome.runs = run_plan(plan.runs, root, callbacks);
+  outcome.runs = run_plan(plan.runs, root, plan_callbacks(callbacks, root));
   outcome.interrupted = interrupted(outcome.runs);
   if (outcome.interrupted) return outcome;
 
