@@ -163,6 +163,7 @@ struct Trainer::StepOutcome {
 
 // What one fit() call works with.
 struct Trainer::Loop {
+  explicit Loop(Callback& events) : callbacks(events) {}
   Callback& callbacks;
   int64_t n = 0, batch = 0, steps_per_epoch = 0, total_steps = 0;
   double lr = 0;           // the epoch's base learning rate
@@ -609,7 +610,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
                        const Normalization& norm, Callback& callbacks) {
   if (train_set.size() == 0) throw ConfigError("train: the training set is empty");
   check_monitors(options_, validation_set);
-  Loop loop{callbacks};
+  Loop loop(callbacks);
   loop.n = train_set.size();
   loop.batch = options_.batch_size();
   loop.steps_per_epoch = (loop.n + loop.batch - 1) / loop.batch;
