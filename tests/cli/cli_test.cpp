@@ -12,12 +12,16 @@
 
 #include "cnnlab/data/image_file.h"
 #include "support/temp_dir.h"
+#include "support/tiny_project.h"
 
 namespace cnnlab {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::run_command;
 using testing::TempDir;
+using testing::TinyProject;
+using testing::TinyProjectOptions;
 
 using Outcome = testing::CommandOutcome;
 
@@ -25,26 +29,13 @@ Outcome run_cnnlab(const std::string& arguments) {
   return testing::run_command(std::string(CNNLAB_BINARY) + " " + arguments);
 }
 
-// A model small enough for 4x4 images, and a data root with a tiny MNIST-style dataset.
-struct TinySetup {
-  TempDir dir;
-  std::string config;
-  std::string data_dir;
-  TinySetup(int n_train = 60, int epochs = 2) {
-    testing::write_tiny_mnist(dir / "data" / "mnist", n_train, 20);
-    config = (dir / "tiny.toml").string();
-    testing::write_text(config,
-                        "name = \"tiny\"\n[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
-                        "activation = \"relu\"\n[[model.layers]]\ntype = \"flatten\"\n"
-                        "[[model.layers]]\ntype = \"dense\"\nactivation = \"softmax\"\n"
-                        "[train]\nbatch_size = 10\nepochs = " +
-                            std::to_string(epochs) + "\n");
-    data_dir = (dir / "data").string();
-  }
-  Outcome train(const std::string& run_dir) const {
-    return run_cnnlab("train -c " + config + " --data-dir " + data_dir + " --out " + run_dir);
-  }
-};
+// A small model for 4x4 images on a tiny MNIST-style dataset, trained for `epochs`.
+TinyProject tiny_setup(int n_train, int epochs) {
+  TinyProjectOptions options;
+  options.n_train = n_train;
+  options.train = "batch_size = 10\nepochs = " + std::to_string(epochs) + "\n";
+  return TinyProject(options);
+}
 
 void expect_clean_error(const Outcome& outcome, const std::string& message) {
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
@@ -62,7 +53,7 @@ std::string accuracy_line(const std::string& text) {
 }
 
 TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
   const Outcome train =
       run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir + " --out " + run);
@@ -83,7 +74,7 @@ TEST(CliTest, TrainsEvaluatesAndPrintsKerasLines) {
 
 // fp32 differs from the default (auto) on every machine, so an ignored option would show.
 TEST(CliTest, PrecisionOptionTrainsInItAndRecordsIt) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
   const Outcome train = run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
                                    " --precision fp32 --no-report --out " + run);
@@ -102,14 +93,14 @@ TEST(CliTest, PrecisionOptionTrainsInItAndRecordsIt) {
 }
 
 TEST(CliTest, UnknownConfigOptionIsAClearError) {
-  TinySetup setup;
+  TinyProject setup;
   expect_clean_error(run_cnnlab("train -c " + setup.config + " --set train.epoks=3 --data-dir " +
                                 setup.data_dir + " --out " + (setup.dir / "r").string()),
                      "train.epoks: unknown option for [train] (did you mean 'epochs'?)");
 }
 
 TEST(CliTest, MissingDatasetSaysWhereItLooked) {
-  TinySetup setup;
+  TinyProject setup;
   expect_clean_error(
       run_cnnlab("train -c " + setup.config + " --data-dir " + (setup.dir / "nowhere").string() +
                  " --out " + (setup.dir / "r").string()),
@@ -120,9 +111,9 @@ TEST(CliTest, MissingDatasetSaysWhereItLooked) {
 // without --data-dir, even where $CNNLAB_DATA points elsewhere. --data-dir still wins, and a
 // recorded root that is gone gives way to $CNNLAB_DATA.
 TEST(CliTest, ARunFindsItsDataWithoutBeingToldAgain) {
-  TinySetup setup;
+  TinyProject setup;
   const fs::path run = setup.dir / "run";
-  const Outcome train = setup.train(run.string());
+  const Outcome train = run_command(setup.train_command(run.string()));
   ASSERT_EQ(train.exit_code, 0) << train.output;
   const auto with_data = [](const fs::path& root, const std::string& arguments) {
     return testing::run_command("CNNLAB_DATA=" + root.string() + " " + CNNLAB_BINARY + " " +
@@ -150,7 +141,7 @@ TEST(CliTest, ARunFindsItsDataWithoutBeingToldAgain) {
 }
 
 TEST(CliTest, CorruptDatasetNamesTheFile) {
-  TinySetup setup;
+  TinyProject setup;
   testing::write_bytes(setup.dir / "data" / "mnist" / "t10k-labels-idx1-ubyte", {0, 0, 8, 3, 0});
   expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
                                 " --out " + (setup.dir / "r").string()),
@@ -158,7 +149,7 @@ TEST(CliTest, CorruptDatasetNamesTheFile) {
 }
 
 TEST(CliTest, KernelLargerThanInputNamesTheLayer) {
-  TinySetup setup;
+  TinyProject setup;
   expect_clean_error(
       run_cnnlab("train -c " + setup.config + " --set model.layers.Conv1.kernel=9 " +
                  "--data-dir " + setup.data_dir + " --out " + (setup.dir / "r").string()),
@@ -166,7 +157,7 @@ TEST(CliTest, KernelLargerThanInputNamesTheLayer) {
 }
 
 TEST(CliTest, UnwritableOutputIsAClearError) {
-  TinySetup setup;
+  TinyProject setup;
   testing::write_text(setup.dir / "file", "x");
   expect_clean_error(run_cnnlab("train -c " + setup.config + " --data-dir " + setup.data_dir +
                                 " --out " + (setup.dir / "file" / "run").string()),
@@ -174,9 +165,9 @@ TEST(CliTest, UnwritableOutputIsAClearError) {
 }
 
 TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(setup.train(run).exit_code, 0);
+  ASSERT_EQ(run_command(setup.train_command(run)).exit_code, 0);
   // Edit the run's config so that it describes another model than its checkpoint holds.
   std::ifstream in(setup.dir / "run" / "config.toml");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -189,9 +180,9 @@ TEST(CliTest, CheckpointOfAnotherModelIsRefused) {
 }
 
 TEST(CliTest, PredictRejectsNonImages) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(setup.train(run).exit_code, 0);
+  ASSERT_EQ(run_command(setup.train_command(run)).exit_code, 0);
   testing::write_text(setup.dir / "x.png", "hello");
   expect_clean_error(run_cnnlab("predict " + run + " " + (setup.dir / "x.png").string()),
                      "x.png: not a readable image");
@@ -211,9 +202,9 @@ std::pair<uint32_t, uint32_t> png_size(const fs::path& path) {
 }
 
 TEST(CliTest, PredictWritesGradCamPictures) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(setup.train(run).exit_code, 0);
+  ASSERT_EQ(run_command(setup.train_command(run)).exit_code, 0);
   fs::create_directories(setup.dir / "more");
   write_png(setup.dir / "a.png", torch::randint(0, 256, {1, 4, 4}, torch::kUInt8));
   write_png(setup.dir / "more" / "b.png", torch::randint(0, 256, {1, 7, 5}, torch::kUInt8));
@@ -243,9 +234,9 @@ TEST(CliTest, PredictWritesGradCamPictures) {
 }
 
 TEST(CliTest, ExportWritesAPyTorchModuleAndItsWeights) {
-  TinySetup setup;
+  TinyProject setup;
   const std::string run = (setup.dir / "run").string();
-  ASSERT_EQ(setup.train(run).exit_code, 0);
+  ASSERT_EQ(run_command(setup.train_command(run)).exit_code, 0);
   const Outcome exported = run_cnnlab("export " + run);
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   const fs::path out = setup.dir / "run" / "pytorch";
@@ -310,7 +301,7 @@ TEST(CliTest, ExportedCifar10ModelScoresInPyTorchAsEvaluateDoes) {
 }
 
 TEST(CliTest, InterruptSavesAndResumeFinishes) {
-  TinySetup setup(550, 60);
+  TinyProject setup = tiny_setup(550, 60);
   const fs::path run = setup.dir / "run";
   const std::string command = std::string(CNNLAB_BINARY) + " train -c " + setup.config +
                               " --data-dir " + setup.data_dir + " --out " + run.string() + " > " +
@@ -406,7 +397,7 @@ TEST(CliTest, ReportErrorsNameTheProblem) {
 }
 
 TEST(CliTest, SweepReportsAnImpossiblePointAndResumes) {
-  TinySetup setup;
+  TinyProject setup;
   const fs::path sweep = setup.dir / "sweep.toml";
   testing::write_text(sweep,
                       "name = \"kernels\"\nconfig = \"tiny.toml\"\n[grid]\n"
@@ -432,7 +423,7 @@ TEST(CliTest, SweepReportsAnImpossiblePointAndResumes) {
 }
 
 TEST(CliTest, SweepAndStudyErrorsNameTheProblem) {
-  TinySetup setup;
+  TinyProject setup;
   expect_clean_error(run_cnnlab("sweep " + (setup.dir / "none.toml").string()),
                      "none.toml: cannot read the sweep file");
   const fs::path sweep = setup.dir / "sweep.toml";

@@ -20,12 +20,15 @@
 #include "cnnlab/run/history_files.h"
 #include "cnnlab/run/run.h"
 #include "support/temp_dir.h"
+#include "support/tiny_project.h"
 
 namespace cnnlab {
 namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
+using testing::TinyProject;
+using testing::TinyProjectOptions;
 
 using testing::read_file;
 
@@ -77,46 +80,15 @@ int run_cnnlab(const std::vector<std::string>& args, const fs::path& log,
 
 // A small model on a tiny MNIST-style dataset (4x4 images), checkpointed every 5 steps, with
 // its report: one run takes about a second.
-struct CrashSetup {
-  TempDir dir;
-  std::string config;
-  std::string data_dir;
-  CrashSetup() {
-    testing::write_tiny_mnist(dir / "data" / "mnist", 300, 20);
-    config = (dir / "crash.toml").string();
-    testing::write_text(config, R"(name = "crash"
-[[model.layers]]
-type = "conv2d"
-filters = 8
-activation = "relu"
-[[model.layers]]
-type = "flatten"
-[[model.layers]]
-type = "dense"
-units = 64
-activation = "relu"
-[[model.layers]]
-type = "dense"
-activation = "softmax"
-[train]
-batch_size = 10
-epochs = 4
-checkpoint_every_steps = 5
-threads = 1
-seed = 3
-)");
-    data_dir = (dir / "data").string();
-  }
-  std::vector<std::string> train_args(const fs::path& run) const {
-    return {"train", "-c", config, "--data-dir", data_dir, "--out", run.string()};
-  }
-  // What a user does after a crash: --resume a run directory that holds a run, or start again
-  // when the run had not begun (no config.toml yet).
-  std::vector<std::string> resume_args(const fs::path& run) const {
-    if (!fs::exists(run / "config.toml")) return train_args(run);
-    return {"train", "--resume", run.string(), "--data-dir", data_dir};
-  }
-};
+TinyProjectOptions crash_project() {
+  TinyProjectOptions options;
+  options.name = "crash";
+  options.n_train = 300;
+  options.layers = testing::tiny_layers(8, false, 64);
+  options.train =
+      "batch_size = 10\nepochs = 4\ncheckpoint_every_steps = 5\nthreads = 1\nseed = 3\n";
+  return options;
+}
 
 // Parameters and buffers of the run's last checkpoint agree to the bit with the reference's.
 ::testing::AssertionResult same_weights(const fs::path& run, const fs::path& reference) {
@@ -167,7 +139,7 @@ struct KillPoint {
 };
 
 TEST(CrashSafetyTest, KillNineAnywhereResumesToTheSameWeights) {
-  CrashSetup setup;
+  TinyProject setup(crash_project());
   const fs::path reference = setup.dir / "reference";
   ASSERT_EQ(run_cnnlab(setup.train_args(reference), setup.dir / "reference.log"), 0)
       << read_file(setup.dir / "reference.log");
@@ -231,7 +203,7 @@ TEST(CrashSafetyTest, KillNineAnywhereResumesToTheSameWeights) {
 }
 
 // A run killed after step 7, so after its first checkpoint (step 5): a run directory to resume.
-fs::path interrupted_run(const CrashSetup& setup, const std::string& name) {
+fs::path interrupted_run(const TinyProject& setup, const std::string& name) {
   const fs::path run = setup.dir / name;
   auto args = setup.train_args(run);
   args.insert(args.end(), {"--kill-at", "step:7"});
@@ -250,7 +222,7 @@ void expect_clean_error(int exit_code, const std::string& output, const std::str
 }
 
 // `run` resumes, finishes, and holds the weights of a run never interrupted.
-void expect_resumes_to_the_reference(const CrashSetup& setup, const fs::path& run) {
+void expect_resumes_to_the_reference(const TinyProject& setup, const fs::path& run) {
   ASSERT_EQ(run_cnnlab(setup.resume_args(run), setup.dir / "resumed.log"), 0)
       << read_file(setup.dir / "resumed.log");
   ASSERT_EQ(run_cnnlab(setup.train_args(setup.dir / "reference"), setup.dir / "reference.log"), 0);
@@ -258,7 +230,7 @@ void expect_resumes_to_the_reference(const CrashSetup& setup, const fs::path& ru
 }
 
 TEST(CrashSafetyTest, ReadOnlyRunDirectoryKeepsTheCheckpoint) {
-  CrashSetup setup;
+  TinyProject setup(crash_project());
   const fs::path run = interrupted_run(setup, "run");
   const std::string checkpoint = read_file(run / "checkpoints" / "last.pt");
   ASSERT_FALSE(checkpoint.empty());
@@ -282,7 +254,7 @@ TEST(CrashSafetyTest, ReadOnlyRunDirectoryKeepsTheCheckpoint) {
 // The run directory moves to a small file system, filled up but for a few pages: the history
 // files still fit, the next checkpoint does not.
 TEST(CrashSafetyTest, FullDiskKeepsTheCheckpoint) {
-  CrashSetup setup;
+  TinyProject setup(crash_project());
   const fs::path run = interrupted_run(setup, "run");
   const fs::path disk = setup.dir / "disk";
   fs::create_directories(disk);
@@ -320,7 +292,7 @@ TEST(CrashSafetyTest, FullDiskKeepsTheCheckpoint) {
 // A reader polling the history files while a run writes them (a dashboard, `tail -f`, pandas)
 // always finds whole records, in order, never fewer than before.
 TEST(CrashSafetyTest, HistoryStaysReadableWhileItIsWritten) {
-  CrashSetup setup;
+  TinyProject setup(crash_project());
   const fs::path run = setup.dir / "run";
   const pid_t pid = spawn_cnnlab(setup.train_args(run), setup.dir / "run.log");
   std::size_t reads = 0, last_steps = 0, last_epochs = 0;

@@ -19,6 +19,7 @@
 #include "cnnlab/run/history_files.h"
 #include "cnnlab/training/evaluate.h"
 #include "support/temp_dir.h"
+#include "support/tiny_project.h"
 
 namespace cnnlab {
 namespace {
@@ -46,35 +47,25 @@ using testing::TempDir;
 
 using Outcome = testing::CommandOutcome;
 using testing::run_command;
+using testing::TinyProject;
+using testing::TinyProjectOptions;
 
 const std::string kCnnlab = CNNLAB_BINARY;
 
 // A model without batch norm or dropout (whose statistics and masks are per process), on a tiny
-// MNIST-style dataset, in float32.
-struct TinyRun {
-  TempDir dir;
-  std::string config, data_dir;
-  /// `batch_norm`: a batch-norm layer after the convolution; `data`: lines of the [data] table.
-  explicit TinyRun(int epochs = 2, int n_train = 96, bool batch_norm = false,
-                   const std::string& data = "") {
-    testing::write_tiny_mnist(dir / "data" / "mnist", n_train, 20);
-    config = (dir / "tiny.toml").string();
-    std::ofstream(config) << "name = \"tiny\"\n[data]\n"
-                          << data
-                          << "[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\n"
-                             "activation = \"relu\"\n"
-                          << (batch_norm ? "[[model.layers]]\ntype = \"batchnorm\"\n" : "")
-                          << "[[model.layers]]\ntype = \"flatten\"\n"
-                             "[[model.layers]]\ntype = \"dense\"\nactivation = \"softmax\"\n"
-                             "[train]\nbatch_size = 12\nprecision = \"fp32\"\nlr = 0.01\nepochs = "
-                          << epochs << "\n";
-    data_dir = (dir / "data").string();
-  }
-  std::string train(const fs::path& out, const std::string& extra = "") const {
-    return kCnnlab + " train -c " + config + " --data-dir " + data_dir + " --no-report --out " +
-           out.string() + " " + extra;
-  }
-};
+// MNIST-style dataset, in float32, without a report. `batch_norm`: a batch-norm layer after the
+// convolution; `data`: lines of the [data] table.
+TinyProjectOptions tiny_run(int epochs = 2, int n_train = 96, bool batch_norm = false,
+                            const std::string& data = "") {
+  TinyProjectOptions options;
+  options.n_train = n_train;
+  options.layers = testing::tiny_layers(4, batch_norm);
+  options.train =
+      "batch_size = 12\nprecision = \"fp32\"\nlr = 0.01\nepochs = " + std::to_string(epochs) + "\n";
+  options.data = data;
+  options.flags = {"--no-report"};
+  return options;
+}
 
 // The weights of a run's last checkpoint, and batch norm's statistics.
 std::map<std::string, torch::Tensor> weights(const fs::path& run_dir) {
@@ -109,12 +100,12 @@ std::string test_line(const Outcome& run, const std::string& label = "Test accur
 // on the whole batches: gradients averaged over the processes are the whole batch's gradient.
 TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup;
-  const Outcome one = run_command(setup.train(setup.dir / "one", "--threads 1"));
+  TinyProject setup(tiny_run());
+  const Outcome one = run_command(setup.train_command(setup.dir / "one", "--threads 1"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   // (Reading the metrics every 5 steps, as a GPU run would, changes nothing across processes.)
-  const Outcome two =
-      run_command(setup.train(setup.dir / "two", "--nproc 2 --set train.sync_every_steps=5"));
+  const Outcome two = run_command(
+      setup.train_command(setup.dir / "two", "--nproc 2 --set train.sync_every_steps=5"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_NE(two.output.find("× 2 processes"), std::string::npos) << two.output;
   // Rank 0 alone printed and wrote the run.
@@ -145,16 +136,17 @@ TEST(DistributedTest, TwoProcessesTrainTheSameWeightsAsOne) {
 // best epoch's weights are restored everywhere: 2 processes end as 1.
 TEST(DistributedTest, EarlyStoppingStopsEveryProcessAtTheSameEpoch) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup(/*epochs=*/6);
+  TinyProject setup(tiny_run(/*epochs=*/6));
   // No epoch after the first can improve validation accuracy by more than 1.
   const std::string stopping =
       "--set early_stopping.monitor=val_accuracy --set early_stopping.min_delta=1 "
       "--set early_stopping.patience=1 --set early_stopping.restore_best_weights=true";
-  const Outcome one = run_command(setup.train(setup.dir / "one", "--threads 1 " + stopping));
+  const Outcome one =
+      run_command(setup.train_command(setup.dir / "one", "--threads 1 " + stopping));
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_NE(one.output.find("Epoch 2: early stopping (best epoch: 1)"), std::string::npos)
       << one.output;
-  const Outcome two = run_command(setup.train(setup.dir / "two", "--nproc 2 " + stopping));
+  const Outcome two = run_command(setup.train_command(setup.dir / "two", "--nproc 2 " + stopping));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   const auto restored =
       two.output.find("Restoring model weights from the end of the best epoch: 1.");
@@ -174,15 +166,16 @@ TEST(DistributedTest, EarlyStoppingStopsEveryProcessAtTheSameEpoch) {
 // so rank 1's share of it is empty and it joins the exchanges without images.
 TEST(DistributedTest, SynchronisedBatchNormTrainsAsOneProcess) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup(/*epochs=*/2, /*n_train=*/97, /*batch_norm=*/true, "validation_split = 0\n");
-  const Outcome one = run_command(setup.train(setup.dir / "one", "--threads 1"));
+  TinyProject setup(
+      tiny_run(/*epochs=*/2, /*n_train=*/97, /*batch_norm=*/true, "validation_split = 0\n"));
+  const Outcome one = run_command(setup.train_command(setup.dir / "one", "--threads 1"));
   ASSERT_EQ(one.exit_code, 0) << one.output;
-  const Outcome two =
-      run_command(setup.train(setup.dir / "two", "--nproc 2 --set train.sync_batchnorm=true"));
+  const Outcome two = run_command(
+      setup.train_command(setup.dir / "two", "--nproc 2 --set train.sync_batchnorm=true"));
   ASSERT_EQ(two.exit_code, 0) << two.output;
   expect_same_weights(setup.dir / "one", setup.dir / "two");
   // Without synchronisation each process normalises by its own half: the weights differ.
-  const Outcome ddp = run_command(setup.train(setup.dir / "ddp", "--nproc 2"));
+  const Outcome ddp = run_command(setup.train_command(setup.dir / "ddp", "--nproc 2"));
   ASSERT_EQ(ddp.exit_code, 0) << ddp.output;
   const auto a = weights(setup.dir / "one"), c = weights(setup.dir / "ddp");
   EXPECT_FALSE(torch::allclose(a.at("Conv1.weight"), c.at("Conv1.weight"), 1e-4, 1e-6));
@@ -306,10 +299,10 @@ constexpr auto kHangGuard = std::chrono::seconds(300);
 
 // A run long enough to be stopped in the middle, with both ranks started and training: the
 // launcher's two children are found once the run's history has its first step.
-pid_t start_long_run(const TinyRun& setup, const fs::path& log, const std::string& environment,
+pid_t start_long_run(const TinyProject& setup, const fs::path& log, const std::string& environment,
                      std::vector<pid_t>& ranks) {
   const pid_t pid =
-      start("env " + environment + " " + setup.train(setup.dir / "run", "--nproc 2"), log);
+      start("env " + environment + " " + setup.train_command(setup.dir / "run", "--nproc 2"), log);
   const auto deadline = Clock::now() + kHangGuard;
   while (Clock::now() < deadline && read_history(setup.dir / "run").steps.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -321,7 +314,7 @@ pid_t start_long_run(const TinyRun& setup, const fs::path& log, const std::strin
 // Starts a long run in 2 processes, sends `signal` to rank 1 once both train, and returns what
 // the launcher printed and its exit code (-1: still running after `limit`, then killed).
 Outcome disturb_rank_1(int signal, const std::string& environment, std::chrono::seconds limit) {
-  TinyRun setup(/*epochs=*/400);
+  TinyProject setup(tiny_run(/*epochs=*/400));
   std::vector<pid_t> ranks;
   const pid_t pid = start_long_run(setup, setup.dir / "run.log", environment, ranks);
   if (ranks.size() != 2 || read_history(setup.dir / "run").steps.empty()) {
@@ -361,8 +354,8 @@ TEST(DistributedTest, AHungRankMakesTheOthersStopAfterTheTimeout) {
 // with the weights of a run never interrupted.
 TEST(DistributedTest, AnInterruptedRunResumes) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup(/*epochs=*/60);
-  const Outcome whole = run_command(setup.train(setup.dir / "whole", "--nproc 2"));
+  TinyProject setup(tiny_run(/*epochs=*/60));
+  const Outcome whole = run_command(setup.train_command(setup.dir / "whole", "--nproc 2"));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
   std::vector<pid_t> ranks;
   const pid_t pid = start_long_run(setup, setup.dir / "run.log", "", ranks);
@@ -389,14 +382,14 @@ size_t count(const std::string& text, const std::string& part) {
 
 // A GPU device or a broken config would stop every rank; --nproc says so once, starting none.
 TEST(DistributedTest, WhatEveryRankWouldRefuseIsSaidOnce) {
-  TinyRun setup;
+  TinyProject setup(tiny_run());
   const fs::path out = setup.dir / "refused";
-  Outcome gpu = run_command(setup.train(out, "--nproc 2 --device cuda"));
+  Outcome gpu = run_command(setup.train_command(out, "--nproc 2 --device cuda"));
   EXPECT_EQ(gpu.exit_code, 1);
   EXPECT_EQ(count(gpu.output, "error:"), 1u) << gpu.output;
   EXPECT_NE(gpu.output.find(distributed_built() ? "cuda" : "--nproc 2"), std::string::npos)
       << gpu.output;
-  Outcome config = run_command(setup.train(out, "--nproc 2 --set train.epochs=zero"));
+  Outcome config = run_command(setup.train_command(out, "--nproc 2 --set train.epochs=zero"));
   EXPECT_EQ(config.exit_code, 1);
   EXPECT_EQ(count(config.output, "error:"), 1u) << config.output;
   EXPECT_NE(config.output.find("train.epochs: expected an integer, found string 'zero'"),
@@ -407,23 +400,23 @@ TEST(DistributedTest, WhatEveryRankWouldRefuseIsSaidOnce) {
 
 TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   SKIP_WITHOUT_DISTRIBUTED();
-  TinyRun setup;
+  TinyProject setup(tiny_run());
   const auto out = (setup.dir / "bad").string();
   Outcome rank = run_command("WORLD_SIZE=2 RANK=5 MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 " +
-                             setup.train(out));
+                             setup.train_command(out));
   EXPECT_EQ(rank.exit_code, 1);
   EXPECT_NE(rank.output.find("RANK: expected a whole number in [0, 1], found '5'"),
             std::string::npos)
       << rank.output;
-  Outcome port =
-      run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=http " + setup.train(out));
+  Outcome port = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=http " +
+                             setup.train_command(out));
   EXPECT_NE(port.output.find("MASTER_PORT: expected a whole number"), std::string::npos)
       << port.output;
   // Nobody serves the rendezvous: rank 1 gives up after the timeout, naming where it looked.
   Outcome unreachable = run_command(
       "WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 "
       "CNNLAB_DIST_TIMEOUT=2 " +
-      setup.train(out));
+      setup.train_command(out));
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.output.find("127.0.0.1:1: rank 1 could not reach the rendezvous"),
             std::string::npos)
@@ -435,7 +428,7 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   ASSERT_EQ(listen(holder, 1), 0);
   const std::string taken = std::to_string(held_port);
   Outcome busy = run_command("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + taken +
-                             " CNNLAB_DIST_TIMEOUT=2 " + setup.train(out));
+                             " CNNLAB_DIST_TIMEOUT=2 " + setup.train_command(out));
   close(holder);
   EXPECT_EQ(busy.exit_code, 1);
   EXPECT_NE(busy.output.find("127.0.0.1:" + taken + ": rank 0 could not serve the rendezvous"),
@@ -446,10 +439,10 @@ TEST(DistributedTest, BadEnvironmentsAreClearErrors) {
   const std::string shared_port = std::to_string(29400 + getpid() % 500);
   const pid_t lead =
       start("env WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
-                " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"),
+                " CNNLAB_DIST_TIMEOUT=3 " + setup.train_command(setup.dir / "world"),
             setup.dir / "lead.log");
   Outcome odd = run_command("WORLD_SIZE=3 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + shared_port +
-                            " CNNLAB_DIST_TIMEOUT=3 " + setup.train(setup.dir / "world"));
+                            " CNNLAB_DIST_TIMEOUT=3 " + setup.train_command(setup.dir / "world"));
   EXPECT_EQ(odd.exit_code, 1);
   EXPECT_NE(odd.output.find("WORLD_SIZE: rank 1 was started with 3, rank 0 with 2"),
             std::string::npos)
