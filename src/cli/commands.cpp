@@ -174,12 +174,13 @@ std::string device_of_run(const fs::path& run_dir, const std::string& device) {
   return device.empty() ? load_config_file(RunDir(run_dir).config()).train.device() : device;
 }
 
-// The report `cnnlab train` writes at the end of a run, into the run directory, its test-set
-// predictions on the training's device.
-int write_run_report(const fs::path& run_dir, const DataRoot& root, const std::string& device) {
+// The report `cnnlab train` writes at the end of a run, into the run directory: of the model
+// just trained, where it was trained.
+int write_run_report(RunResult& result, const DataRoot& root) {
+  const fs::path& run_dir = result.run_dir;
   try {
     std::vector<RunAnalysis> runs{
-        analyze_run(run_dir, root, AnalysisOptions().device(device), loading_callbacks())};
+        analyze_run(result.model, run_dir, root, AnalysisOptions(), loading_callbacks())};
     const fs::path out = RunDir(run_dir).report();
     write_report(runs, out, ReportOptions().generator(kGenerator));
     fmt::print("Report: {}\n", out.string());
@@ -428,14 +429,12 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
     if (resumed.holds_run() && !fs::exists(resumed.checkpoint(CheckpointKind::kLast))) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
-    const RunResult result =
+    RunResult result =
         resume_run(args.resume, root, with_kill_point(progress_callbacks(bar), kill_point),
                    loading_callbacks(), args.device, group);
     const int status = lead ? print_result(result) : exit_status(result);
     if (kill_point.report) kill_now();
-    return status == kExitOk && !args.no_report && lead
-               ? write_run_report(result.run_dir, root, device_of_run(result.run_dir, args.device))
-               : status;
+    return status == kExitOk && !args.no_report && lead ? write_run_report(result, root) : status;
   }
   if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
   std::vector<std::string> overrides = args.overrides;
@@ -452,14 +451,12 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
              precision_name(resolve_precision(config.train.precision(), device)),
              device_description(device),
              group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
-  const RunResult result =
+  RunResult result =
       train_run(config, root, run_dir, with_kill_point(progress_callbacks(bar), kill_point),
                 loading_callbacks(), group);
   const int status = lead ? print_result(result) : exit_status(result);
   if (kill_point.report) kill_now();
-  return status == kExitOk && !args.no_report && lead
-             ? write_run_report(result.run_dir, root, config.train.device())
-             : status;
+  return status == kExitOk && !args.no_report && lead ? write_run_report(result, root) : status;
 }
 
 int report_command(const ReportArgs& args) {

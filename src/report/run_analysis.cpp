@@ -101,6 +101,13 @@ RunAnalysis analyze_run(const fs::path& run_dir, const DataRoot& root,
                         const AnalysisOptions& options, const LoadCallbacks& loading) {
   validate(options);
   LoadedRun run = load_run(run_dir, options.checkpoint(), options.device());
+  return analyze_run(run, run_dir, root, options, loading);
+}
+
+RunAnalysis analyze_run(LoadedRun& run, const fs::path& run_dir, const DataRoot& root,
+                        const AnalysisOptions& options, const LoadCallbacks& loading) {
+  validate(options);
+  run.network->eval();
   apply_thread_setting(run.config.threads);
   RunAnalysis a;
   a.run_dir = run_dir;

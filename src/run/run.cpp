@@ -77,6 +77,8 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
     images += std::min(epoch.steps * config.train.batch_size(), data.train.size());
   }
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
+  result.model =
+      LoadedRun{config, trainer.network(), Normalization{config.data.mean(), config.data.std()}};
   if (status != FitStatus::kCompleted) return result;
   // The processes of a distributed run test a share of the set each; rank 0 writes the metrics.
   ProcessGroup* group = trainer.process_group();

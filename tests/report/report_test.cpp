@@ -35,9 +35,13 @@ class ReportTest : public ::testing::Test {
     testing::write_striped_folder(images, kAcross, kDown, 40);
     RunConfig config = parse_config(testing::striped_folder_config(images, 3), "stripes.toml");
     root_ = DataRoot{dir_->path(), "test"};
-    ASSERT_EQ(train_run(config, root_, *dir_ / "run").status, FitStatus::kCompleted);
+    trained_ = new RunResult(train_run(config, root_, *dir_ / "run"));
+    ASSERT_EQ(trained_->status, FitStatus::kCompleted);
   }
-  static void TearDownTestSuite() { delete dir_; }
+  static void TearDownTestSuite() {
+    delete trained_;
+    delete dir_;
+  }
 
   static RunAnalysis analyze(const AnalysisOptions& options = {}) {
     return analyze_run(*dir_ / "run", root_, options);
@@ -45,9 +49,34 @@ class ReportTest : public ::testing::Test {
 
   static TempDir* dir_;
   static DataRoot root_;
+  static RunResult* trained_;
 };
 TempDir* ReportTest::dir_ = nullptr;
+RunResult* ReportTest::trained_ = nullptr;
 DataRoot ReportTest::root_;
+
+// The report of a run just trained is made from the model in memory, which is the last
+// checkpoint: the same analysis as one read back from the run directory.
+TEST_F(ReportTest, AJustTrainedRunIsAnalysedFromTheModelInMemory) {
+  const RunAnalysis from_memory = analyze_run(trained_->model, *dir_ / "run", root_);
+  const RunAnalysis from_disk = analyze();
+  EXPECT_EQ(from_memory.test_accuracy, from_disk.test_accuracy);
+  EXPECT_EQ(from_memory.class_names, from_disk.class_names);
+  ASSERT_EQ(from_memory.weights.size(), from_disk.weights.size());
+  for (std::size_t i = 0; i < from_disk.weights.size(); ++i) {
+    EXPECT_TRUE(torch::equal(from_memory.weights[i].values, from_disk.weights[i].values))
+        << from_disk.weights[i].name;
+  }
+  // The model at hand is what is analysed, not the checkpoint.
+  LoadedRun changed = load_run(*dir_ / "run", "last");
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : changed.network->parameters()) p.zero_();
+  }
+  const RunAnalysis zeroed = analyze_run(changed, *dir_ / "run", root_);
+  for (const auto& layer : zeroed.weights) EXPECT_EQ(layer.values.abs().max().item<double>(), 0);
+  EXPECT_GT(from_disk.weights.front().values.abs().max().item<double>(), 0);
+}
 
 TEST_F(ReportTest, AnalysisAccountsForEveryTestImage) {
   const RunAnalysis run = analyze(AnalysisOptions().gallery_size(4).saliency_count(2));

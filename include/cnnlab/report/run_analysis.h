@@ -11,6 +11,7 @@
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/data_root.h"
 #include "cnnlab/data/image_folder.h"
+#include "cnnlab/run/run.h"
 #include "cnnlab/training/history.h"
 
 namespace cnnlab {
@@ -125,6 +126,13 @@ std::vector<int64_t> chosen_images(const std::vector<std::string>& wanted, const
 /// Throws CheckpointError when `run_dir` holds no run, ConfigError for an unknown `images` entry,
 /// and what load_test_set throws when the data cannot be read.
 RunAnalysis analyze_run(const std::filesystem::path& run_dir, const DataRoot& root,
+                        const AnalysisOptions& options = {}, const LoadCallbacks& loading = {});
+
+/// The same for a model at hand (one just trained: RunResult::model) instead of a checkpoint read
+/// back; the texts, history, weight histograms and metrics the page shows still come from
+/// `run_dir`. options.checkpoint and options.device are not used: the model is analysed where it
+/// is.
+RunAnalysis analyze_run(LoadedRun& run, const std::filesystem::path& run_dir, const DataRoot& root,
                         const AnalysisOptions& options = {}, const LoadCallbacks& loading = {});
 
 }  // namespace cnnlab

@@ -12,6 +12,13 @@
 
 namespace cnnlab {
 
+/// A trained model: read back from a run directory, or as training left it.
+struct LoadedRun {
+  RunConfig config;
+  Network network{nullptr};
+  Normalization normalization;
+};
+
 /// What train_run and resume_run did (the files of a run directory: see RunDir).
 struct RunResult {
   std::filesystem::path run_dir;
@@ -23,6 +30,9 @@ struct RunResult {
   int64_t params = 0;
   /// Early stopping's verdict on the run (all zero when it is disabled).
   EarlyStoppingVerdict early_stopping;
+  /// The model as training left it (the weights of the last checkpoint), with its config bound
+  /// to the dataset: what load_run(run_dir, "last") would read back.
+  LoadedRun model;
 };
 
 /// `parent/name`, or `parent/name-2`, `-3`, … when that exists already.
@@ -59,13 +69,6 @@ RunResult resume_run(const RunDir& run_dir, const DataRoot& root,
 /// path, so that evaluating, reporting or resuming the run finds its dataset without being told
 /// again. Empty for a run that holds no record (runs written before cnnlab kept one).
 std::filesystem::path recorded_data_root(const RunDir& run_dir);
-
-/// A trained model read back from a run directory.
-struct LoadedRun {
-  RunConfig config;
-  Network network{nullptr};
-  Normalization normalization;
-};
 
 /// Reads config.toml and the `checkpoint` ("best" or "last") of `run_dir`, with the network on
 /// `device` ("cpu", "cuda", "cuda:N" or "auto"). Throws ConfigError or CheckpointError naming the
