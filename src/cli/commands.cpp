@@ -8,17 +8,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <thread>
 
-#include "cnnlab/analysis/grad_cam.h"
 #include "cnnlab/app/experiment_jobs.h"
+#include "cnnlab/app/run_jobs.h"
 #include "cnnlab/config/run_config.h"
-#include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
-#include "cnnlab/io/atomic_file.h"
-#include "cnnlab/models/export.h"
-#include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/run/run.h"
 #include "cnnlab/training/device.h"
@@ -80,13 +75,7 @@ DataRoot data_root_from(const std::string& flag) {
 // Where the datasets of a saved run are: --data-dir when given, else the data root the run was
 // trained from (while it still exists), else $CNNLAB_DATA, else ./data.
 DataRoot data_root_of_run(const std::string& flag, const fs::path& run_dir) {
-  if (flag.empty()) {
-    const fs::path recorded = recorded_data_root(run_dir);
-    if (!recorded.empty() && fs::is_directory(recorded)) {
-      return {recorded, "the record in " + run_dir.string()};
-    }
-  }
-  return data_root_from(flag);
+  return cnnlab::data_root_of_run(flag, run_dir, data_root_from(""));
 }
 
 // Where --kill-at stops a run: after a global step, or once trained, before the report.
@@ -174,22 +163,18 @@ std::string device_of_run(const fs::path& run_dir, const std::string& device) {
   return device.empty() ? load_config_file(RunDir(run_dir).config()).train.device() : device;
 }
 
-// The report `cnnlab train` writes at the end of a run, into the run directory: of the model
-// just trained, where it was trained.
+// The report `cnnlab train` writes at the end of a run, into the run directory.
 int write_run_report(RunResult& result, const DataRoot& root) {
-  const fs::path& run_dir = result.run_dir;
   try {
-    std::vector<RunAnalysis> runs{
-        analyze_run(result.model, run_dir, root, AnalysisOptions(), loading_callbacks())};
-    const fs::path out = RunDir(run_dir).report();
-    write_report(runs, out, ReportOptions().generator(kGenerator));
+    const fs::path out = report_trained_run(result, root, ReportOptions().generator(kGenerator),
+                                            loading_callbacks());
     fmt::print("Report: {}\n", out.string());
     return kExitOk;
   } catch (const std::exception& e) {
     fmt::print(stderr,
                "cnnlab: error: the run is saved, but its report could not be written: {}\n"
                "Write it later with: cnnlab report {}\n",
-               e.what(), run_dir.string());
+               e.what(), result.run_dir.string());
     return kExitError;
   }
 }
@@ -467,103 +452,55 @@ int report_command(const ReportArgs& args) {
       .gallery_size(args.gallery_size)
       .test_limit(args.test_limit)
       .grad_cam_layer(args.grad_cam_layer);
-  validate(options);
   fs::path out = args.out;
   if (out.empty()) {
     out = args.run_dirs.size() == 1 ? RunDir(args.run_dirs.front()).report()
                                     : fs::path(RunDir().report().filename());
   }
-  if (out.extension() != ".html") {
-    throw ConfigError(
-        fmt::format("--out: expected a file name ending in .html, found '{}'", out.string()));
-  }
-  std::vector<RunAnalysis> runs;
-  for (const auto& dir : args.run_dirs) {
-    fmt::print("Analysing {}\n", dir);
-    std::fflush(stdout);
-    runs.push_back(
-        analyze_run(dir, data_root_of_run(args.data_dir, dir), options, loading_callbacks()));
-  }
-  ReportOptions report_options;
-  report_options.title(args.title).generator(kGenerator);
-  const fs::path data_dir = write_report(runs, out, report_options);
+  const std::vector<fs::path> run_dirs(args.run_dirs.begin(), args.run_dirs.end());
+  const fs::path data_dir = report_runs(
+      run_dirs, [&](const RunDir& dir) { return data_root_of_run(args.data_dir, dir.path()); },
+      options, out, ReportOptions().title(args.title).generator(kGenerator), loading_callbacks(),
+      [](const RunDir& dir) {
+        fmt::print("Analysing {}\n", dir.string());
+        std::fflush(stdout);
+      });
   fmt::print("Report written to {} (chart data in {})\n", out.string(), data_dir.string());
   return kExitOk;
 }
 
 int evaluate_command(const EvaluateArgs& args) {
-  LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
-  apply_thread_setting(run.config.threads);
-  const Dataset test = load_test_set(run.config.data, data_root_of_run(args.data_dir, args.run_dir),
-                                     loading_callbacks());
   const EvalResult result =
-      evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size(),
-               run.config.train.precision());
+      evaluate_run(args.run_dir, args.checkpoint, args.device,
+                   data_root_of_run(args.data_dir, args.run_dir), loading_callbacks());
   fmt::print("Test loss: {:.4f}\n", result.loss);
   fmt::print("Test accuracy: {:.4f}\n", result.accuracy);
   return kExitOk;
 }
 
-namespace {
-
-// Where `predict --grad-cam` puts the picture of each file: <stem>.grad-cam.png in `dir`. Two
-// files with the same stem would overwrite each other's picture, so they are refused up front.
-std::vector<fs::path> grad_cam_paths(const std::vector<fs::path>& files, const fs::path& dir) {
-  std::map<fs::path, fs::path> taken;
-  std::vector<fs::path> paths;
-  for (const auto& file : files) {
-    const fs::path path = dir / (file.stem().string() + ".grad-cam.png");
-    const auto [it, fresh] = taken.emplace(path, file);
-    if (!fresh) {
-      throw ConfigError(fmt::format(
-          "--grad-cam: {} and {} would both write {}; rename one or predict them separately",
-          it->second.string(), file.string(), path.string()));
-    }
-    paths.push_back(path);
-  }
-  return paths;
-}
-
-}  // namespace
-
 int predict_command(const PredictArgs& args) {
-  LoadedRun run = load_run(args.run_dir, args.checkpoint, args.device);
-  std::vector<fs::path> files(args.images.begin(), args.images.end());
-  std::vector<fs::path> pictures;
-  std::size_t cam_layer = 0;
-  if (!args.grad_cam_dir.empty()) {
-    cam_layer = grad_cam_layer(run.config.model, args.grad_cam_layer, "--grad-cam-layer");
-    pictures = grad_cam_paths(files, args.grad_cam_dir);
-    ensure_writable_directory(args.grad_cam_dir);
-  }
-  const auto predictions = predict_files(run, files, args.top, args.invert);
-  for (std::size_t i = 0; i < predictions.size(); ++i) {
-    const auto& prediction = predictions[i];
+  PredictOptions options;
+  options.checkpoint = args.checkpoint;
+  options.device = args.device;
+  options.top = args.top;
+  options.invert = args.invert;
+  options.grad_cam_dir = args.grad_cam_dir;
+  options.grad_cam_layer = args.grad_cam_layer;
+  const std::vector<fs::path> files(args.images.begin(), args.images.end());
+  for (const auto& prediction : predict_run(args.run_dir, files, options)) {
     fmt::print("{}\n", prediction.file.string());
-    for (const auto& [index, probability] : prediction.top) {
-      fmt::print("  {:<16} {:.4f}\n", run.config.class_names[static_cast<std::size_t>(index)],
-                 probability);
+    for (const auto& [name, probability] : prediction.top) {
+      fmt::print("  {:<16} {:.4f}\n", name, probability);
     }
-    if (pictures.empty()) continue;
-    const int64_t top_class = prediction.top.front().first;
-    write_png(pictures[i],
-              grad_cam_picture(run, prediction.file, top_class, cam_layer, args.invert));
-    fmt::print("  Grad-CAM of {} in {}: {}\n",
-               run.config.class_names[static_cast<std::size_t>(top_class)],
-               run.config.model.layers[cam_layer].name, pictures[i].string());
+    if (prediction.grad_cam.empty()) continue;
+    fmt::print("  Grad-CAM of {} in {}: {}\n", prediction.top.front().first,
+               prediction.grad_cam_layer, prediction.grad_cam.string());
   }
   return kExitOk;
 }
 
 int export_command(const ExportArgs& args) {
-  LoadedRun run = load_run(args.run_dir, args.checkpoint);
-  const fs::path out = args.out.empty() ? fs::path(args.run_dir) / "pytorch" : fs::path(args.out);
-  ExportInfo info;
-  info.name = run.config.name;
-  info.class_names = run.config.class_names;
-  info.normalization = run.normalization;
-  info.generator = kGenerator;
-  const ExportedFiles files = export_pytorch(*run.network, info, out);
+  const ExportedFiles files = export_run(args.run_dir, args.checkpoint, args.out, kGenerator);
   fmt::print("Wrote {} (the model, {} checkpoint) and {}\n", files.model_py.string(),
              args.checkpoint, files.weights.string());
   fmt::print("In Python (PyTorch): import model; net = model.load()  (see the top of model.py)\n");
@@ -571,13 +508,7 @@ int export_command(const ExportArgs& args) {
 }
 
 int summary_command(const SummaryArgs& args) {
-  RunConfig config = load_config_file(args.config, args.overrides);
-  // The class count (and, for CIFAR-10, the input shape) follow from the dataset's name; the
-  // images themselves are not read.
-  const auto names = dataset_class_names(config.data, data_root_from(args.data_dir));
-  config.model.num_classes = static_cast<int64_t>(names.size());
-  if (config.data.dataset() == "cifar10") config.model.input = {3, 32, 32};
-  fmt::print("{}", model_summary(config.model, config.name));
+  fmt::print("{}", summarize_config(args.config, args.overrides, data_root_from(args.data_dir)));
   return kExitOk;
 }
 
