@@ -86,7 +86,7 @@ ExperimentOutcome run_sweep(const SweepSpec& spec, const fs::path& sweep_dir, co
   if (outcome.interrupted) return outcome;
   std::vector<SweepResult> results;
   for (std::size_t i = 0; i < points.size(); ++i) results.push_back({points[i], outcome.runs[i]});
-  outcome.page = sweep_dir / "sweep.html";
+  outcome.page = SweepDir(sweep_dir).page();
   write_sweep_page(spec.name, results, outcome.page);
   return outcome;
 }
@@ -121,7 +121,7 @@ ExperimentOutcome run_study(const StudySpec& spec, const fs::path& study_dir, co
     results.augmented = augmentation_pictures(results.config, root, part.images, callbacks.loading);
     parts.push_back(std::move(results));
   }
-  outcome.page = study_dir / "study.html";
+  outcome.page = StudyDir(study_dir).page();
   write_study_page(spec, parts, outcome.page, quick);
   return outcome;
 }

@@ -12,6 +12,7 @@
 
 #include "cnnlab/app/experiment_jobs.h"
 #include "cnnlab/app/run_jobs.h"
+#include "cnnlab/app/train_job.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
 #include "cnnlab/report/report.h"
@@ -161,22 +162,6 @@ int print_result(const RunResult& result) {
 // The device a resumed run trains on: --device, else its config's.
 std::string device_of_run(const fs::path& run_dir, const std::string& device) {
   return device.empty() ? load_config_file(RunDir(run_dir).config()).train.device() : device;
-}
-
-// The report `cnnlab train` writes at the end of a run, into the run directory.
-int write_run_report(RunResult& result, const DataRoot& root) {
-  try {
-    const fs::path out = report_trained_run(result, root, ReportOptions().generator(kGenerator),
-                                            loading_callbacks());
-    fmt::print("Report: {}\n", out.string());
-    return kExitOk;
-  } catch (const std::exception& e) {
-    fmt::print(stderr,
-               "cnnlab: error: the run is saved, but its report could not be written: {}\n"
-               "Write it later with: cnnlab report {}\n",
-               e.what(), result.run_dir.string());
-    return kExitError;
-  }
 }
 
 // studies/cnn-study.toml in the working folder, else in the source tree the binary was built in.
@@ -400,48 +385,58 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   ProgressBar bar(stdout);
-  const DataRoot root = args.resume.empty() ? data_root_from(args.data_dir)
-                                            : data_root_of_run(args.data_dir, args.resume);
   const bool lead = !group || group->rank() == 0;
   const KillPoint kill_point = parse_kill_point(args.kill_at);
+  TrainJob job;
   if (!args.resume.empty()) {
     if (!args.config.empty() || !args.overrides.empty() || !args.out.empty()) {
       throw ConfigError(
           "--resume continues a run with its own config; drop --config, --set and --out");
     }
+    job.run_dir = RunDir(args.resume);
+    job.device = args.device;
+    job.root = data_root_of_run(args.data_dir, args.resume);
     fmt::print("Resuming {}\n", args.resume);
-    const RunDir resumed(args.resume);
-    if (resumed.holds_run() && !fs::exists(resumed.checkpoint(CheckpointKind::kLast))) {
+    if (job.run_dir.holds_run() && !fs::exists(job.run_dir.checkpoint(CheckpointKind::kLast))) {
       fmt::print("No checkpoint was saved before the run stopped: training from the beginning\n");
     }
-    RunResult result =
-        resume_run(args.resume, root, with_kill_point(progress_callbacks(bar), kill_point),
-                   loading_callbacks(), args.device, group);
-    const int status = lead ? print_result(result) : exit_status(result);
-    if (kill_point.report) kill_now();
-    return status == kExitOk && !args.no_report && lead ? write_run_report(result, root) : status;
+  } else {
+    if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
+    std::vector<std::string> overrides = args.overrides;
+    for (auto& o : common_overrides(args.threads, args.precision, args.device, false))
+      overrides.push_back(o);
+    const RunConfig& config = job.config.emplace(load_config_file(args.config, overrides));
+    job.run_dir = new_run_dir(config, args.out);
+    // Every rank trains into the directory rank 0 chose.
+    if (group) job.run_dir = RunDir(group->share("cnnlab/run_dir", job.run_dir.string()));
+    job.root = data_root_from(args.data_dir);
+    const torch::Device device = resolve_device(config.train.device(), "--device");
+    fmt::print(
+        "Training '{}' on {} in {} on {}{}; run directory {}\n", config.name, config.data.dataset(),
+        precision_name(resolve_precision(config.train.precision(), device)),
+        device_description(device),
+        group ? fmt::format(" × {} processes", group->world_size()) : "", job.run_dir.string());
   }
-  if (args.config.empty()) throw ConfigError("train: give --config FILE, or --resume RUN_DIR");
-  std::vector<std::string> overrides = args.overrides;
-  for (auto& o : common_overrides(args.threads, args.precision, args.device, false))
-    overrides.push_back(o);
-  RunConfig config = load_config_file(args.config, overrides);
-  fs::path run_dir =
-      args.out.empty() ? fresh_run_dir(config.output_dir, config.name) : fs::path(args.out);
-  // Every rank trains into the directory rank 0 chose.
-  if (group) run_dir = group->share("cnnlab/run_dir", run_dir.string());
-  const torch::Device device = resolve_device(config.train.device(), "--device");
-  fmt::print("Training '{}' on {} in {} on {}{}; run directory {}\n", config.name,
-             config.data.dataset(),
-             precision_name(resolve_precision(config.train.precision(), device)),
-             device_description(device),
-             group ? fmt::format(" × {} processes", group->world_size()) : "", run_dir.string());
-  RunResult result =
-      train_run(config, root, run_dir, with_kill_point(progress_callbacks(bar), kill_point),
-                loading_callbacks(), group);
-  const int status = lead ? print_result(result) : exit_status(result);
-  if (kill_point.report) kill_now();
-  return status == kExitOk && !args.no_report && lead ? write_run_report(result, root) : status;
+  job.group = group;
+  job.callbacks = with_kill_point(progress_callbacks(bar), kill_point);
+  job.loading = loading_callbacks();
+  job.report = !args.no_report;
+  job.report_options.generator(kGenerator);
+  int status = kExitOk;
+  job.on_trained = [&](const RunResult& result) {
+    status = lead ? print_result(result) : exit_status(result);
+    if (kill_point.report) kill_now();
+  };
+  const TrainJobResult done = run_train_job(std::move(job));
+  if (!done.report.empty()) fmt::print("Report: {}\n", done.report.string());
+  if (!done.report_error.empty()) {
+    fmt::print(stderr,
+               "cnnlab: error: the run is saved, but its report could not be written: {}\n"
+               "Write it later with: cnnlab report {}\n",
+               done.report_error, done.run.run_dir.string());
+    return kExitError;
+  }
+  return status;
 }
 
 int report_command(const ReportArgs& args) {

@@ -10,6 +10,7 @@
 
 #include "cnnlab/config/overrides.h"
 #include "cnnlab/error.h"
+#include "cnnlab/run/run_dir.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -126,6 +127,7 @@ StudySpec load_study_file(const fs::path& path) {
 StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
                      const std::vector<std::string>& extra) {
   StudyPlan plan;
+  const StudyDir dir(study_dir);
   for (const auto& part : spec.parts) {
     StudyPartPlan where;
     std::vector<std::string> overrides = part.set;
@@ -136,16 +138,17 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
     };
     where.model = plan.runs.size();
     plan.runs.push_back(
-        {part.name, part.config, named(overrides, part.name), study_dir / part.name});
+        {part.name, part.config, named(overrides, part.name), dir.run(part.name).path()});
     if (!part.sweep.empty()) {
       SweepSpec sweep;
-      sweep.name = part.name + "-sweep";
+      const SweepDir sweep_dir = dir.sweep(part.name);
+      sweep.name = sweep_dir.path().filename().string();
       sweep.config = part.config;
       sweep.set = overrides;
       sweep.set.insert(sweep.set.end(), part.sweep_set.begin(), part.sweep_set.end());
       sweep.grid = part.sweep;
       where.points = expand_sweep(sweep);
-      for (auto& run : plan_sweep(where.points, part.config, study_dir / sweep.name)) {
+      for (auto& run : plan_sweep(where.points, part.config, sweep_dir.path())) {
         run.label = sweep.name + "/" + run.label;
         where.sweep.push_back(plan.runs.size());
         plan.runs.push_back(std::move(run));
@@ -156,7 +159,7 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
       l2.insert(l2.end(), part.l2.begin(), part.l2.end());
       where.l2 = plan.runs.size();
       const std::string name = part.name + "-l2";
-      plan.runs.push_back({name, part.config, named(l2, name), study_dir / name});
+      plan.runs.push_back({name, part.config, named(l2, name), dir.run(name).path()});
     }
     plan.parts.push_back(std::move(where));
   }

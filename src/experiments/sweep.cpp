@@ -15,6 +15,7 @@
 #include "cnnlab/config/overrides.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
+#include "cnnlab/run/run_dir.h"
 
 namespace cnnlab {
 namespace fs = std::filesystem;
@@ -244,7 +245,7 @@ std::vector<PlannedRun> plan_sweep(const std::vector<SweepPoint>& points, const 
     for (int i = 2; !taken.insert(dir).second; ++i) {
       dir = fmt::format("{}-{}", directory_name(point.label), i);
     }
-    PlannedRun run{point.label, config, point.overrides, sweep_dir / dir};
+    PlannedRun run{point.label, config, point.overrides, SweepDir(sweep_dir).run(dir).path()};
     run.overrides.push_back(fmt::format("name=\"{}\"", point.label));
     plan.push_back(std::move(run));
   }

@@ -455,8 +455,8 @@ void write_study_page(const StudySpec& spec, const std::vector<StudyPartResults>
   const fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   for (const auto& part : parts) {
     if (part.sweep.empty()) continue;
-    write_sweep_page(part.part.name + "-sweep", part.sweep,
-                     dir / (part.part.name + "-sweep") / "sweep.html");
+    const SweepDir sweep = StudyDir(dir).sweep(part.part.name);
+    write_sweep_page(sweep.path().filename().string(), part.sweep, sweep.page());
   }
   write_file_atomically(out, render_study_page(spec, parts, dir, quick));
 }

@@ -271,14 +271,16 @@ void write_sweep_page(const std::string& name, const std::vector<SweepResult>& r
   const fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   const auto groups = group_sweep(results);
   const Chart chart = sweep_chart(groups, "sweep");
+  const std::string table_name = SweepDir(dir).table().filename().string();
   std::string html =
       page::begin("cnnlab sweep: " + name, "cnnlab", {{"accuracy", "Accuracy"}, {"runs", "Runs"}});
-  html +=
-      "<section id=\"accuracy\"><h2>Test accuracy</h2>\n" + page::chart_div(chart.id) +
-      "</section>\n<section id=\"runs\"><h2>Runs</h2>\n" + sweep_table_html(results, groups, dir) +
-      "<p class=\"note\">Every run as CSV: <a href=\"sweep.csv\">sweep.csv</a>.</p></section>\n";
+  html += "<section id=\"accuracy\"><h2>Test accuracy</h2>\n" + page::chart_div(chart.id) +
+          "</section>\n<section id=\"runs\"><h2>Runs</h2>\n" +
+          sweep_table_html(results, groups, dir) +
+          "<p class=\"note\">Every run as CSV: <a href=\"" + table_name + "\">" + table_name +
+          "</a>.</p></section>\n";
   html += page::end(json{{chart.id, chart.spec}});
-  write_file_atomically(dir / "sweep.csv", sweep_csv(results));
+  write_file_atomically(SweepDir(dir).table(), sweep_csv(results));
   write_file_atomically(out, html);
 }
 

@@ -52,4 +52,33 @@ class RunDir {
   std::filesystem::path path_;
 };
 
+/// A sweep's folder: a run directory per point, sweep.html comparing them and sweep.csv.
+class SweepDir {
+ public:
+  explicit SweepDir(std::filesystem::path path) : path_(std::move(path)) {}
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path page() const { return path_ / "sweep.html"; }
+  std::filesystem::path table() const { return path_ / "sweep.csv"; }
+  /// The run directory of the point whose folder name is `name`.
+  RunDir run(const std::string& name) const { return RunDir(path_ / name); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A study's folder: a run directory per part's model (and its L2 variant), a sweep folder per
+/// part's sweep (<part>-sweep), and study.html.
+class StudyDir {
+ public:
+  explicit StudyDir(std::filesystem::path path) : path_(std::move(path)) {}
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path page() const { return path_ / "study.html"; }
+  RunDir run(const std::string& name) const { return RunDir(path_ / name); }
+  /// The sweep of the part `part`.
+  SweepDir sweep(const std::string& part) const { return SweepDir(path_ / (part + "-sweep")); }
+
+ private:
+  std::filesystem::path path_;
+};
+
 }  // namespace cnnlab
