@@ -19,7 +19,9 @@ RunMetrics read_metrics(const RunDir& run_dir) {
   std::ifstream in(path);
   auto metrics = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (metrics.is_discarded() || !metrics.is_object()) {
-    throw DataFormatError(path.string() + ": not a JSON object of metrics");
+    throw DataFormatError(path.string() +
+                          ": not a JSON object of metrics (a run writes them when it completes; "
+                          "delete the file to let the run finish again)");
   }
   return metrics;
 }

@@ -129,7 +129,13 @@ FitStatus fit_run(Trainer& trainer, const RunDir& run_dir, const LoadedData& dat
   RunWriter writer(run_dir);
   LambdaCallback user(functions);
   CallbackList callbacks{writes ? &writer : nullptr, &user};
-  return trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  try {
+    return trainer.fit(data.train, data.validation, data.normalization, callbacks);
+  } catch (const CheckpointError& e) {
+    // The trainer's only one: the best epoch's weights, which a resumed run reads from here,
+    // are not at hand.
+    throw CheckpointError(run_dir.checkpoint(CheckpointKind::kBest).string() + ": " + e.what());
+  }
 }
 
 }  // namespace

@@ -245,7 +245,8 @@ void Trainer::restore_best_weights(Loop& loop) {
     throw CheckpointError(fmt::format(
         "the weights of the best epoch ({}) cannot be restored "
         "(early_stopping.restore_best_weights): the run's best checkpoint is missing or holds "
-        "another epoch",
+        "another epoch; set early_stopping.restore_best_weights = false in the run's config.toml "
+        "to end with the last weights",
         verdict.best_epoch));
   }
   {
@@ -441,20 +442,23 @@ Trainer::StepOutcome Trainer::train_step(Loop& loop, const torch::Tensor& x, con
 void Trainer::read_pending(Loop& loop) {
   auto& pending = loop.pending;
   if (pending.steps.empty()) return;
-  const auto n = static_cast<int64_t>(pending.steps.size());
   if (loop.sync_every > 1) {
-    const auto metrics = pending.metrics.slice(1, 0, n).to(torch::kCPU);  // waits for the device
+    const auto n = static_cast<int64_t>(pending.steps.size());
+    // One copy for all of them; it waits for the device.
+    const auto metrics = pending.metrics.slice(1, 0, n).to(torch::kCPU).contiguous();
+    const double* loss = metrics.data_ptr<double>();
+    const double* correct = loss + metrics.stride(0);
     for (int64_t i = 0; i < n; ++i) {
-      pending.steps[i].loss = metrics[0][i].item<double>();
-      pending.steps[i].correct = metrics[1][i].item<double>();
+      pending.steps[i].loss = loss[i];
+      pending.steps[i].correct = correct[i];
     }
   }
   const double seconds = loop.epoch_seconds();
-  const auto steps = std::move(pending.steps);
-  pending.steps.clear();
-  for (const auto& step : steps) {
+  for (const auto& step : pending.steps) {
     if (!step.skipped && !std::isfinite(step.loss)) {
-      throw diverged(step.epoch, step.step, step.loss, step.lr);
+      const DivergenceError error = diverged(step.epoch, step.step, step.loss, step.lr);
+      pending.steps.clear();
+      throw error;
     }
     if (!step.skipped) {
       state_.epoch_loss_sum += step.loss * step.seen;
@@ -480,6 +484,7 @@ void Trainer::read_pending(Loop& loop) {
     }
     loop.callbacks.on_batch_end(event);
   }
+  pending.steps.clear();
 }
 
 bool Trainer::run_epoch(Loop& loop, const Dataset& train, const Normalization& norm) {
