@@ -76,12 +76,12 @@ fs::path report_runs(const std::vector<fs::path>& run_dirs,
 
 EvalResult evaluate_run(const RunDir& run_dir, const std::string& checkpoint,
                         const std::string& device, const DataRoot& root,
-                        const LoadCallbacks& loading) {
+                        const LoadCallbacks& loading, const EvalProgress& progress) {
   LoadedRun run = load_run(run_dir, checkpoint, device);
   apply_thread_setting(run.config.threads);
   const Dataset test = load_test_set(run.config.data, root, loading);
   return evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size(),
-                  run.config.train.precision());
+                  run.config.train.precision(), nullptr, progress);
 }
 
 std::vector<FilePrediction> predict_run(const RunDir& run_dir, const std::vector<fs::path>& files,

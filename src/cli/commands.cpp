@@ -15,6 +15,7 @@
 #include "cnnlab/app/train_job.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/error.h"
+#include "cnnlab/models/summary.h"
 #include "cnnlab/report/report.h"
 #include "cnnlab/run/run.h"
 #include "cnnlab/training/device.h"
@@ -43,6 +44,9 @@ TrainerCallbacks progress_callbacks(ProgressBar& bar) {
   };
   callbacks.on_step_end = [&bar](const StepEvent& event) { bar.step(event); };
   callbacks.on_epoch_end = [&bar](const EpochRecord& record) { bar.epoch_end(record); };
+  callbacks.on_test_batch_end = [&bar](int64_t done, int64_t total) {
+    bar.test_batch(done, total);
+  };
   // Keras' ReduceLROnPlateau(verbose=1) and EarlyStopping(verbose=1) lines.
   callbacks.on_learning_rate_reduced = [](int64_t epoch, double lr) {
     fmt::print("Epoch {}: ReduceLROnPlateau reducing learning rate to {:g}.\n", epoch, lr);
@@ -144,13 +148,14 @@ int exit_status(const RunResult& result) {
   return result.status == FitStatus::kInterrupted ? kExitInterrupted : kExitOk;
 }
 
-int print_result(const RunResult& result) {
+int print_result(const RunResult& result, ProgressBar& bar) {
   if (result.status == FitStatus::kInterrupted) {
     fmt::print(stderr,
                "\nStopped: the run is saved in {}.\nContinue it with: cnnlab train --resume {}\n",
                result.run_dir.string(), result.run_dir.string());
     return kExitInterrupted;
   }
+  bar.test_end(result.test.loss, result.test.accuracy);
   fmt::print("Test loss: {:.4f}\n", result.test.loss);
   fmt::print("Test accuracy: {:.4f}\n", result.test.accuracy);
   fmt::print("Trained {} epochs in {} ({:.0f} images/s). Run saved in {}\n", result.epochs_done,
@@ -419,12 +424,19 @@ int train_ranks(const TrainArgs& args, const std::shared_ptr<ProcessGroup>& grou
   }
   job.group = group;
   job.callbacks = with_kill_point(progress_callbacks(bar), kill_point);
+  if (job.config) {
+    // Keras users print model.summary() before fit(): the model as bound to the dataset.
+    job.callbacks.on_train_begin = [name = job.config->name](Trainer& trainer) {
+      fmt::print("{}", model_summary(trainer.network()->spec(), name));
+      std::fflush(stdout);
+    };
+  }
   job.loading = loading_callbacks();
   job.report = !args.no_report;
   job.report_options.generator(kGenerator);
   int status = kExitOk;
   job.on_trained = [&](const RunResult& result) {
-    status = lead ? print_result(result) : exit_status(result);
+    status = lead ? print_result(result, bar) : exit_status(result);
     if (kill_point.report) kill_now();
   };
   const TrainJobResult done = run_train_job(std::move(job));
@@ -465,9 +477,11 @@ int report_command(const ReportArgs& args) {
 }
 
 int evaluate_command(const EvaluateArgs& args) {
-  const EvalResult result =
-      evaluate_run(args.run_dir, args.checkpoint, args.device,
-                   data_root_of_run(args.data_dir, args.run_dir), loading_callbacks());
+  ProgressBar bar(stdout);
+  const EvalResult result = evaluate_run(
+      args.run_dir, args.checkpoint, args.device, data_root_of_run(args.data_dir, args.run_dir),
+      loading_callbacks(), [&bar](int64_t done, int64_t total) { bar.test_batch(done, total); });
+  bar.test_end(result.loss, result.accuracy);
   fmt::print("Test loss: {:.4f}\n", result.loss);
   fmt::print("Test accuracy: {:.4f}\n", result.accuracy);
   return kExitOk;

@@ -74,4 +74,34 @@ void ProgressBar::epoch_end(const EpochRecord& record) {
   std::fflush(out_);
 }
 
+void ProgressBar::test_batch(int64_t done, int64_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  if (done == 0) {
+    test_start_ = now;
+    test_batches_ = total;
+  }
+  if (!interactive_ || done == total ||
+      std::chrono::duration<double>(now - last_draw_).count() < kRedrawSeconds) {
+    return;
+  }
+  last_draw_ = now;
+  const double seconds = std::chrono::duration<double>(now - test_start_).count();
+  const double eta =
+      done > 0 ? seconds / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+  fmt::print(out_, "\r{} - ETA: {}\033[K", bar(done, total), format_duration(eta));
+  std::fflush(out_);
+}
+
+void ProgressBar::test_end(double loss, double accuracy) {
+  if (test_batches_ == 0) return;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - test_start_).count();
+  const double per_step_ms = 1000.0 * seconds / static_cast<double>(test_batches_);
+  fmt::print(out_, "{}{} - {} {:.0f}ms/step - loss: {:.4f} - accuracy: {:.4f}{}\n",
+             interactive_ ? "\r" : "", bar(test_batches_, test_batches_), format_duration(seconds),
+             per_step_ms, loss, accuracy, interactive_ ? "\033[K" : "");
+  std::fflush(out_);
+  test_batches_ = 0;
+}
+
 }  // namespace cnnlab::cli

@@ -156,6 +156,17 @@ const toml::table* subtable(Section& parent, const std::string& key) {
       fmt::format("{}: expected a table [{}], found {}", parent.where(key), key, describe(*n)));
 }
 
+// train.eps_form: whether Adam's epsilon takes Keras' place.
+bool parse_eps_form(const std::string& text, const std::string& where) {
+  if (text != "keras" && text != "pytorch") {
+    throw ConfigError(fmt::format(
+        "{}: expected keras (epsilon added to the square root of the uncorrected second moment) "
+        "or pytorch (added after bias correction), found '{}'",
+        where, text));
+  }
+  return text == "keras";
+}
+
 DataOptions read_data(Section& s) {
   DataOptions d;
   d.dataset(s.get<std::string>("dataset", d.dataset()))
@@ -193,6 +204,22 @@ DataOptions read_data(Section& s) {
   if (!(d.validation_split() >= 0 && d.validation_split() < 1)) {
     throw ConfigError(fmt::format("{}: expected a fraction in [0, 1), found {}",
                                   s.where("validation_split"), d.validation_split()));
+  }
+  const auto validation = s.get<std::string>("validation_data", "split");
+  if (validation != "split" && validation != "test") {
+    throw ConfigError(
+        fmt::format("{}: expected split (the last validation_split of the training "
+                    "set) or test (the test set), found '{}'",
+                    s.where("validation_data"), validation));
+  }
+  if (validation == "test") {
+    if (s.node("validation_split") != nullptr && d.validation_split() > 0) {
+      throw ConfigError(fmt::format(
+          "{}: validation_data = \"test\" validates on the test set, so no part of the training "
+          "set is held out: remove validation_split or set it to 0",
+          s.where("validation_split")));
+    }
+    d.validate_on_test(true).validation_split(0);
   }
   for (const char* key : {"train_limit", "test_limit"}) {
     if (s.get<int64_t>(key, 0) < 0) {
@@ -247,7 +274,10 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
     case LayerType::kGlobalAvgPool:
     case LayerType::kGlobalMaxPool:
     case LayerType::kBatchNorm:
+      break;
     case LayerType::kFlatten:
+      layer.data_format = parse_data_format(s.get<std::string>("data_format", "channels_first"),
+                                            s.where("data_format"));
       break;
     case LayerType::kDropout:
       layer.rate = s.get<double>("rate", 0.5);
@@ -330,11 +360,18 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .beta1(s.get<double>("beta1", o.beta1()))
       .beta2(s.get<double>("beta2", o.beta2()))
       .eps(s.get<double>("eps", o.eps()))
+      .keras_epsilon(parse_eps_form(s.get<std::string>("eps_form", "pytorch"), s.where("eps_form")))
       .momentum(s.get<double>("momentum", o.momentum()))
       .nesterov(s.get<bool>("nesterov", o.nesterov()));
   if (!(o.lr() > 0)) {
     throw ConfigError(
         fmt::format("{}: expected a learning rate > 0, found {}", s.where("lr"), o.lr()));
+  }
+  if (o.keras_epsilon() && o.kind() == OptimizerKind::kSgd) {
+    throw ConfigError(fmt::format(
+        "{}: 'keras' places Adam's epsilon, and train.optimizer is sgd: use adam or adamw, or "
+        "remove eps_form",
+        s.where("eps_form")));
   }
   sch.kind(parse_schedule(s.get<std::string>("schedule", schedule_name(sch.kind())),
                           s.where("schedule")))
@@ -495,6 +532,7 @@ std::string to_toml(const RunConfig& c) {
   const auto& s = c.train.schedule();
   toml::table data{{"dataset", c.data.dataset()},
                    {"validation_split", c.data.validation_split()},
+                   {"validation_data", c.data.validate_on_test() ? "test" : "split"},
                    {"normalize", c.data.normalize()},
                    {"train_limit", c.data.train_limit()},
                    {"test_limit", c.data.test_limit()}};
@@ -526,6 +564,7 @@ std::string to_toml(const RunConfig& c) {
                     {"beta1", o.beta1()},
                     {"beta2", o.beta2()},
                     {"eps", o.eps()},
+                    {"eps_form", o.keras_epsilon() ? "keras" : "pytorch"},
                     {"momentum", o.momentum()},
                     {"nesterov", o.nesterov()},
                     {"schedule", schedule_name(s.kind())},
@@ -593,7 +632,9 @@ std::string to_toml(const RunConfig& c) {
       case LayerType::kGlobalAvgPool:
       case LayerType::kGlobalMaxPool:
       case LayerType::kBatchNorm:
+        break;
       case LayerType::kFlatten:
+        t.insert("data_format", data_format_name(l.data_format));
         break;
       case LayerType::kDropout:
         t.insert("rate", l.rate);

@@ -39,8 +39,11 @@ torch::Tensor affine_transform(const torch::Tensor& images, const AugmentParams&
   const auto theta = p.theta * (kPi / 180.0);
   const auto shear = p.shear * (kPi / 180.0);
   const auto cos_t = theta.cos(), sin_t = theta.sin();
-  // A = R · Shear · Zoom with R = [[cos, -sin], [sin, cos]], Shear = [[1, -sin s], [0, cos s]],
-  // Zoom = diag(zx, zy); b = R · (tx, ty). Rows first, as Keras' matrices index (row, col).
+  // Keras' matrix M = Rotation · Shift · Shear · Zoom acts on (x, y) = (column, row), with
+  // R = [[cos, -sin], [sin, cos]], Shear = [[1, -sin s], [0, cos s]], Zoom = diag(zx, zy): so
+  // A = R · Shear · Zoom, b = R · (tx, ty), and tx moves columns. Keras offsets M to the centre
+  // ((h − 1)/2, (w − 1)/2) in that (x, y) order; on a non-square image it turns about that
+  // point, and so does cnnlab.
   const auto sh_01 = -shear.sin(), sh_11 = shear.cos();
   const auto a00 = cos_t * p.zx;
   const auto a01 = (cos_t * sh_01 - sin_t * sh_11) * p.zy;
@@ -49,20 +52,20 @@ torch::Tensor affine_transform(const torch::Tensor& images, const AugmentParams&
   const auto b0 = cos_t * p.tx - sin_t * p.ty;
   const auto b1 = sin_t * p.tx + cos_t * p.ty;
 
-  const double o_r = (static_cast<double>(h) - 1.0) / 2.0;
-  const double o_c = (static_cast<double>(w) - 1.0) / 2.0;
+  const double o_x = (static_cast<double>(h) - 1.0) / 2.0;
+  const double o_y = (static_cast<double>(w) - 1.0) / 2.0;
   // The per-image matrices are computed in float64, the per-pixel grid in float32 (its rounding
   // is far below a pixel at any image size, and it halves the memory traffic).
   // The parameters are drawn on the CPU; one copy takes the coefficients to the images' device.
-  const auto coefficients = torch::stack({a00, a01, b0 + o_r, a10, a11, b1 + o_c}, 1)
+  const auto coefficients = torch::stack({a00, a01, b0 + o_x, a10, a11, b1 + o_y}, 1)
                                 .to(torch::kFloat32)
                                 .to(images.device(), /*non_blocking=*/true);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(images.device());
-  const auto rows = torch::arange(h, f32).sub_(o_r).view({1, h, 1});
-  const auto cols = torch::arange(w, f32).sub_(o_c).view({1, 1, w});
+  const auto x = torch::arange(w, f32).sub_(o_x).view({1, 1, w});  // columns
+  const auto y = torch::arange(h, f32).sub_(o_y).view({1, h, 1});  // rows
   auto col_of = [&](int64_t k) { return coefficients.select(1, k).view({-1, 1, 1}); };
-  auto in_r = col_of(0) * rows + col_of(1) * cols + col_of(2);  // [N, H, W]
-  auto in_c = col_of(3) * rows + col_of(4) * cols + col_of(5);
+  auto in_c = col_of(0) * x + col_of(1) * y + col_of(2);  // [N, H, W]
+  auto in_r = col_of(3) * x + col_of(4) * y + col_of(5);
 
   torch::Tensor source = images;
   int64_t grid_h = h, grid_w = w;

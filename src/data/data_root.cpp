@@ -273,7 +273,7 @@ LoadedData load_data(const DataOptions& options, const DataRoot& root,
   auto [train, validation] = validation_split(full_train, options.validation_split());
   LoadedData data;
   data.train = train;
-  data.validation = validation;
+  data.validation = options.validate_on_test() ? test : validation;
   data.test = test;
   if (data.test.channels() != train.channels() || data.test.height() != train.height() ||
       data.test.width() != train.width()) {

@@ -196,7 +196,9 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
         value = ref + "(x)";
         break;
       case LayerType::kFlatten:
-        value = "x.flatten(1)";
+        value = s.data_format == DataFormat::kChannelsLast && in.size() == 3
+                    ? "x.permute(0, 2, 3, 1).flatten(1)"
+                    : "x.flatten(1)";
         break;
       case LayerType::kGlobalAvgPool:
         value = "x.mean((2, 3))";

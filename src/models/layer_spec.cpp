@@ -46,6 +46,12 @@ const NameTable<Padding>& padding_names() {
   return table;
 }
 
+const NameTable<DataFormat>& data_format_names() {
+  static const NameTable<DataFormat> table = {{"channels_first", DataFormat::kChannelsFirst},
+                                              {"channels_last", DataFormat::kChannelsLast}};
+  return table;
+}
+
 template <typename Enum>
 const char* name_in(const NameTable<Enum>& table, Enum value) {
   for (const auto& [name, v] : table) {
@@ -89,6 +95,7 @@ const char* activation_name(Activation activation) {
   return name_in(activation_names(), activation);
 }
 const char* padding_name(Padding padding) { return name_in(padding_names(), padding); }
+const char* data_format_name(DataFormat format) { return name_in(data_format_names(), format); }
 
 const char* layer_keras_name(LayerType type) {
   switch (type) {
@@ -122,6 +129,9 @@ Activation parse_activation(const std::string& text, const std::string& where) {
 }
 Padding parse_padding(const std::string& text, const std::string& where) {
   return parse_in(padding_names(), text, where, "padding");
+}
+DataFormat parse_data_format(const std::string& text, const std::string& where) {
+  return parse_in(data_format_names(), text, where, "data format");
 }
 
 std::vector<std::string> default_layer_names(const std::vector<LayerType>& types) {
@@ -333,6 +343,10 @@ std::string architecture_fingerprint(const ModelSpec& spec) {
                         shape_text(shapes[i].output), l.kernel[0], l.kernel[1], l.stride[0],
                         l.stride[1], padding_name(l.padding), activation_name(l.activation),
                         l.use_bias ? 1 : 0);
+    // Written only for the newer order, so checkpoints of older runs keep their fingerprint.
+    if (l.type == LayerType::kFlatten && l.data_format == DataFormat::kChannelsLast) {
+      text += ":channels_last";
+    }
   }
   return text;
 }
@@ -346,7 +360,7 @@ bool layer_takes_option(LayerType type, const std::string& option) {
       {LayerType::kBatchNorm, {}},
       {LayerType::kGlobalAvgPool, {}},
       {LayerType::kGlobalMaxPool, {}},
-      {LayerType::kFlatten, {}},
+      {LayerType::kFlatten, {"data_format"}},
       {LayerType::kDropout, {"rate"}},
       {LayerType::kDense, {"units", "activation", "l2", "use_bias"}},
   };

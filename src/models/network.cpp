@@ -147,7 +147,10 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
       x = F::pad(x, F::PadFuncOptions({p[0], p[1], p[2], p[3]}).value(value));
     }
     if (layer.spec->type == LayerType::kFlatten) {
-      x = x.flatten(1);
+      // Channels last (Keras): a view, since images travel in channels-last memory.
+      x = layer.spec->data_format == DataFormat::kChannelsLast && x.dim() == 4
+              ? x.permute({0, 2, 3, 1}).flatten(1)
+              : x.flatten(1);
     } else if (layer.spec->type == LayerType::kGlobalAvgPool) {
       x = x.mean({2, 3});
     } else if (layer.spec->type == LayerType::kGlobalMaxPool) {

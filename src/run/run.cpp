@@ -64,7 +64,7 @@ nlohmann::json machine_description() {
 }
 
 RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, const LoadedData& data,
-                 FitStatus status) {
+                 FitStatus status, const TrainerCallbacks& callbacks) {
   RunResult result;
   result.run_dir = run_dir.path();
   result.status = status;
@@ -82,8 +82,9 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
   if (status != FitStatus::kCompleted) return result;
   // The processes of a distributed run test a share of the set each; rank 0 writes the metrics.
   ProcessGroup* group = trainer.process_group();
-  result.test = evaluate(trainer.network(), data.test, data.normalization,
-                         config.train.eval_batch_size(), config.train.precision(), group);
+  result.test =
+      evaluate(trainer.network(), data.test, data.normalization, config.train.eval_batch_size(),
+               config.train.precision(), group, callbacks.on_test_batch_end);
   if (group && group->rank() != 0) return result;
   nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},
@@ -189,7 +190,7 @@ RunResult train_run(RunConfig config, const DataRoot& root, const RunDir& run_di
   if (group) group->share("cnnlab/run_ready", "yes");
   Trainer trainer(network, config.train, std::move(group));
   const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
-  return finish(run_dir, config, trainer, data, status);
+  return finish(run_dir, config, trainer, data, status, callbacks);
 }
 
 RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerCallbacks& callbacks,
@@ -218,7 +219,7 @@ RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerC
   Trainer trainer(build_network(config), config.train, std::move(group));
   resume_trainer(trainer, run_dir);
   const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
-  return finish(run_dir, config, trainer, data, status);
+  return finish(run_dir, config, trainer, data, status, callbacks);
 }
 
 fs::path recorded_data_root(const RunDir& run_dir) {

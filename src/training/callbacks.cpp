@@ -68,6 +68,9 @@ void LambdaCallback::on_early_stop(const EarlyStoppingVerdict& verdict) {
 void LambdaCallback::on_best_weights_restored(const EarlyStoppingVerdict& verdict) {
   if (f_.on_best_weights_restored) f_.on_best_weights_restored(verdict);
 }
+void LambdaCallback::on_train_begin(Trainer& trainer) {
+  if (f_.on_train_begin) f_.on_train_begin(trainer);
+}
 void LambdaCallback::on_warning(const std::string& message) {
   if (f_.on_warning) f_.on_warning(message);
 }

@@ -33,7 +33,8 @@ void for_each_batch(Network& network, const Dataset& data, const Normalization& 
 }  // namespace
 
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
-                    int64_t batch_size, Precision precision, ProcessGroup* group) {
+                    int64_t batch_size, Precision precision, ProcessGroup* group,
+                    const EvalProgress& progress) {
   Dataset share = data;
   if (group != nullptr && data.size() > 0) {
     group->broadcast(network->buffers());
@@ -44,14 +45,18 @@ EvalResult evaluate(Network& network, const Dataset& data, const Normalization& 
   const auto on_device =
       torch::TensorOptions().dtype(torch::kFloat64).device(network_device(network));
   torch::Tensor loss_sum = torch::zeros({}, on_device), correct = torch::zeros({}, on_device);
-  for_each_batch(network, share, norm, batch_size, precision,
-                 [&](int64_t, int64_t, const torch::Tensor& logits, const torch::Tensor& labels) {
-                   const auto batch_loss = torch::nn::functional::cross_entropy(
-                       logits, labels,
-                       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-                   loss_sum = loss_sum + batch_loss.to(torch::kFloat64);
-                   correct = correct + logits.argmax(1).eq(labels).sum().to(torch::kFloat64);
-                 });
+  const int64_t batches = batch_size > 0 ? (share.size() + batch_size - 1) / batch_size : 0;
+  if (progress) progress(0, batches);
+  for_each_batch(
+      network, share, norm, batch_size, precision,
+      [&](int64_t, int64_t end, const torch::Tensor& logits, const torch::Tensor& labels) {
+        const auto batch_loss = torch::nn::functional::cross_entropy(
+            logits, labels,
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+        loss_sum = loss_sum + batch_loss.to(torch::kFloat64);
+        correct = correct + logits.argmax(1).eq(labels).sum().to(torch::kFloat64);
+        if (progress) progress((end + batch_size - 1) / batch_size, batches);
+      });
   auto sums = torch::stack({loss_sum, correct}).cpu();
   if (group != nullptr) group->all_reduce_sum(sums);
   EvalResult result;

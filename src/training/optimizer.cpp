@@ -47,6 +47,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
   }
   if (!(o.eps() > 0))
     throw ConfigError(fmt::format("train.eps: expected a value > 0, found {}", o.eps()));
+  if (o.keras_epsilon() && o.kind() == OptimizerKind::kSgd) {
+    throw ConfigError(
+        "train.eps_form: 'keras' places Adam's epsilon, and train.optimizer is sgd: use adam or "
+        "adamw, or remove eps_form");
+  }
   switch (o.kind()) {
     case OptimizerKind::kAdam:
       return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr())
@@ -221,7 +226,11 @@ void MultiTensorStep::step(double lr) {
   torch::NoGradGuard no_grad;
   Lists lists = gather(/*create_state=*/true);
   if (lists.params.empty()) return;
-  if (fused_) {
+  // The kernel takes one ε: in Keras' form, parameters at different steps (one that had no
+  // gradient earlier) take the multi-tensor update.
+  const bool one_step = std::all_of(lists.steps.begin(), lists.steps.end(),
+                                    [&lists](int64_t s) { return s == lists.steps.front(); });
+  if (fused_ && (one_step || !options_.keras_epsilon())) {
     try {
       fused_step(lists, c10::IValue(torch::scalar_tensor(lr, lists.params.front().options())),
                  /*count_on_host=*/true);
@@ -243,7 +252,7 @@ void MultiTensorStep::step(double lr) {
 }
 
 void MultiTensorStep::step(const torch::Tensor& lr, bool count_on_host) {
-  TORCH_CHECK(fused_, "a learning rate on the device needs the fused optimizer kernels");
+  TORCH_CHECK(capturable(), "a learning rate on the device needs the fused optimizer kernels");
   torch::NoGradGuard no_grad;
   Lists lists = gather(/*create_state=*/true);
   if (lists.params.empty()) return;
@@ -258,6 +267,14 @@ void MultiTensorStep::count_replayed_step() {
       adamw->step(adamw->step() + 1);
     }
   }
+}
+
+// The kernel adds ε after bias correction. Keras' form, ε added to √v before it, is the same
+// update with ε / √(1 − β₂ᵗ) there: the kernel's step is lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε').
+double MultiTensorStep::fused_epsilon(const Lists& lists) const {
+  if (!options_.keras_epsilon() || lists.steps.empty()) return options_.eps();
+  const double step = static_cast<double>(lists.steps.front() + 1);
+  return options_.eps() / std::sqrt(1 - std::pow(options_.beta2(), step));
 }
 
 void MultiTensorStep::fused_step(const Lists& lists, const c10::IValue& lr, bool count_on_host) {
@@ -314,7 +331,7 @@ void MultiTensorStep::fused_step(const Lists& lists, const c10::IValue& lr, bool
            c10::IValue(o.beta1()),
            c10::IValue(o.beta2()),
            c10::IValue(o.weight_decay()),
-           c10::IValue(o.eps()),
+           c10::IValue(fused_epsilon(lists)),
            c10::IValue(false),
            c10::IValue(false),
            c10::IValue(),
@@ -368,7 +385,8 @@ void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
     const double bc1 = 1 - std::pow(o.beta1(), static_cast<double>(step));
     const double bc2 = 1 - std::pow(o.beta2(), static_cast<double>(step));
     sqrt_bc2.emplace_back(std::sqrt(bc2));
-    step_sizes.emplace_back(-(lr / bc1));
+    // Keras: alpha = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), applied to m / (√v + ε).
+    step_sizes.emplace_back(o.keras_epsilon() ? -(lr * std::sqrt(bc2) / bc1) : -(lr / bc1));
     if (adamw) {
       static_cast<torch::optim::AdamWParamState*>(lists.states[i])->step(step);
     } else {
@@ -380,7 +398,7 @@ void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
   at::_foreach_mul_(lists.exp_avg_sqs, o.beta2());
   at::_foreach_addcmul_(lists.exp_avg_sqs, grads, grads, 1 - o.beta2());
   auto denom = at::_foreach_sqrt(lists.exp_avg_sqs);
-  at::_foreach_div_(denom, sqrt_bc2);
+  if (!o.keras_epsilon()) at::_foreach_div_(denom, sqrt_bc2);
   at::_foreach_add_(denom, o.eps());
   at::_foreach_addcdiv_(lists.params, lists.exp_avgs, denom, step_sizes);
 }

@@ -633,7 +633,8 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     loop.pending.metrics = torch::zeros(
         {2, loop.sync_every}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   }
-  if (loop.gpu && !multi_tensor_) {
+  // Keras' epsilon form exists only in the multi-tensor update, so it runs there on the CPU too.
+  if ((loop.gpu || options_.optimizer().keras_epsilon()) && !multi_tensor_) {
     multi_tensor_ = std::make_unique<MultiTensorStep>(*optimizer_, options_.optimizer());
   }
   if (multi_tensor_) {

@@ -313,6 +313,74 @@ TEST(RunConfigTest, MissingFileIsNamed) {
   }
 }
 
+TEST(RunConfigTest, KerasSemanticsAreReadAndKeptInTheResolvedConfig) {
+  const RunConfig c = parse_config(R"(
+[data]
+validation_data = "test"
+[[model.layers]]
+type = "flatten"
+data_format = "channels_last"
+[[model.layers]]
+type = "dense"
+[train]
+eps_form = "keras"
+)",
+                                   "keras.toml");
+  EXPECT_TRUE(c.data.validate_on_test());
+  EXPECT_DOUBLE_EQ(c.data.validation_split(), 0.0);
+  EXPECT_EQ(c.model.layers[0].data_format, DataFormat::kChannelsLast);
+  EXPECT_TRUE(c.train.optimizer().keras_epsilon());
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  EXPECT_TRUE(again.data.validate_on_test());
+  EXPECT_EQ(again.model.layers[0].data_format, DataFormat::kChannelsLast);
+  EXPECT_TRUE(again.train.optimizer().keras_epsilon());
+  // Older runs' configs say nothing: PyTorch's flatten and epsilon, the split.
+  const RunConfig plain = parse_config(
+      "[[model.layers]]\ntype = \"flatten\"\n"
+      "[[model.layers]]\ntype = \"dense\"\n",
+      "plain.toml");
+  EXPECT_EQ(plain.model.layers[0].data_format, DataFormat::kChannelsFirst);
+  EXPECT_FALSE(plain.train.optimizer().keras_epsilon());
+  EXPECT_FALSE(plain.data.validate_on_test());
+}
+
+TEST(RunConfigTest, BadKerasSemanticsValuesNameTheOption) {
+  const std::string dense = "[[model.layers]]\ntype = \"dense\"\n";
+  EXPECT_NE(error_of("[train]\neps_form = \"tf\"\n" + dense).find("bad.toml:2: train.eps_form"),
+            std::string::npos);
+  EXPECT_NE(error_of("[train]\noptimizer = \"sgd\"\neps_form = \"keras\"\n" + dense)
+                .find("train.eps_form"),
+            std::string::npos);
+  EXPECT_NE(error_of("[data]\nvalidation_data = \"val\"\n" + dense)
+                .find("bad.toml:2: data.validation_data: expected split"),
+            std::string::npos);
+  EXPECT_NE(error_of("[data]\nvalidation_data = \"test\"\nvalidation_split = 0.2\n" + dense)
+                .find("bad.toml:3: data.validation_split: validation_data = \"test\""),
+            std::string::npos);
+  EXPECT_NE(error_of("[[model.layers]]\ntype = \"flatten\"\ndata_format = \"nhwc\"\n" + dense)
+                .find("data_format: unknown data format 'nhwc': expected one of channels_first, "
+                      "channels_last"),
+            std::string::npos);
+}
+
+TEST(RunConfigTest, StudyMnistConfigIsThePlainKerasModel) {
+  const RunConfig c =
+      load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/study/mnist.toml");
+  int64_t params = 0;
+  for (const auto& shape : infer_shapes(c.model)) params += shape.params;
+  EXPECT_EQ(params, 225034);
+  for (const auto& layer : c.model.layers) {
+    EXPECT_NE(layer.type, LayerType::kBatchNorm);
+    EXPECT_NE(layer.type, LayerType::kDropout);
+  }
+  EXPECT_TRUE(c.train.optimizer().keras_epsilon());
+  EXPECT_DOUBLE_EQ(c.train.optimizer().lr(), 0.001);
+  EXPECT_DOUBLE_EQ(c.train.optimizer().eps(), 1e-7);
+  EXPECT_EQ(c.train.precision(), Precision::kFloat32);
+  EXPECT_EQ(c.train.eval_batch_size(), 32);
+}
+
 TEST(RunConfigTest, ShippedMnistConfigIsTheStudyModel) {
   const RunConfig c =
       load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/mnist.toml");

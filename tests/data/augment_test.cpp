@@ -37,24 +37,25 @@ at::Generator generator(uint64_t seed) { return at::detail::createCPUGenerator(s
 float at(const torch::Tensor& x, int64_t r, int64_t c) { return x[0][0][r][c].item<float>(); }
 
 TEST(AugmentTest, RotationByNinetyDegreesMovesAKnownPixel) {
-  // Keras: output(r, c) = input(o + cos·(r−o) − sin·(c−o), o + sin·(r−o) + cos·(c−o)); with
-  // θ = 90° and o = 2, output(r, c) = input(4 − c, r), so input (0, 1) lands at (1, 4).
+  // Keras, in (x, y) = (column, row): the output at (x, y) takes the input at
+  // (o + cos·(x−o) − sin·(y−o), o + sin·(x−o) + cos·(y−o)); with θ = 90° and o = 2,
+  // output(row r, col c) = input(row c, col 4 − r), so input (0, 1) lands at (3, 0).
   const auto p = one([](AugmentParams& p) { p.theta.fill_(90.0); });
   const auto out = apply_augmentation(dot(5, 5, 0, 1), p, affine_on());
-  EXPECT_EQ(brightest(out), (std::pair<int64_t, int64_t>{1, 4}));
-  EXPECT_NEAR(at(out, 1, 4), 1.0f, 1e-5);
+  EXPECT_EQ(brightest(out), (std::pair<int64_t, int64_t>{3, 0}));
+  EXPECT_NEAR(at(out, 3, 0), 1.0f, 1e-5);
   EXPECT_NEAR(out.sum().item<float>(), 1.0f, 1e-5);
 }
 
 TEST(AugmentTest, ShiftOfThreePixelsMovesContentExactly) {
-  // tx shifts rows (height), ty columns (width): output(r, c) = input(r + tx, c + ty).
+  // As in Keras 2, tx shifts columns and ty rows: output(r, c) = input(r + ty, c + tx).
   const auto p = one([](AugmentParams& p) {
     p.tx.fill_(3.0);
     p.ty.fill_(-3.0);
   });
-  const auto out = apply_augmentation(dot(9, 9, 5, 2), p, affine_on());
-  EXPECT_EQ(brightest(out), (std::pair<int64_t, int64_t>{2, 5}));
-  EXPECT_NEAR(at(out, 2, 5), 1.0f, 1e-5);
+  const auto out = apply_augmentation(dot(9, 9, 2, 5), p, affine_on());
+  EXPECT_EQ(brightest(out), (std::pair<int64_t, int64_t>{5, 2}));
+  EXPECT_NEAR(at(out, 5, 2), 1.0f, 1e-5);
 }
 
 TEST(AugmentTest, ZoomOfTwoMagnifiesAboutTheCentre) {
@@ -81,9 +82,9 @@ TEST(AugmentTest, ZoomIsDrawnPerAxis) {
 }
 
 TEST(AugmentTest, ShearIsAnAngleInDegrees) {
-  // Keras' shear matrix [[1, −sin s], [0, cos s]]: on a ramp image whose value is the column
-  // index, output(r, c) = o + cos(s)·(c − o); on one whose value is the row index,
-  // output(r, c) = r − sin(s)·(c − o). Bilinear interpolation of a ramp is exact.
+  // Keras' shear matrix [[1, −sin s], [0, cos s]] in (x, y) = (column, row): on a ramp image
+  // whose value is the column index, output(r, c) = c − sin(s)·(r − o); on one whose value is
+  // the row index, output(r, c) = o + cos(s)·(r − o). Bilinear interpolation of a ramp is exact.
   const int64_t n = 9;
   const double o = 4, s = 30.0 * M_PI / 180.0;
   const auto ramp = torch::arange(n, torch::kFloat32);
@@ -92,10 +93,10 @@ TEST(AugmentTest, ShearIsAnAngleInDegrees) {
   const auto p = one([](AugmentParams& p) { p.shear.fill_(30.0); });
   const auto out_col = apply_augmentation(by_col, p, affine_on());
   const auto out_row = apply_augmentation(by_row, p, affine_on());
-  for (int64_t r = 3; r <= 5; ++r) {
-    for (int64_t c = 2; c <= 6; ++c) {
-      EXPECT_NEAR(at(out_col, r, c), o + std::cos(s) * (c - o), 1e-4) << r << "," << c;
-      EXPECT_NEAR(at(out_row, r, c), r - std::sin(s) * (c - o), 1e-4) << r << "," << c;
+  for (int64_t r = 2; r <= 6; ++r) {
+    for (int64_t c = 3; c <= 5; ++c) {
+      EXPECT_NEAR(at(out_col, r, c), c - std::sin(s) * (r - o), 1e-4) << r << "," << c;
+      EXPECT_NEAR(at(out_row, r, c), o + std::cos(s) * (r - o), 1e-4) << r << "," << c;
     }
   }
 }
@@ -124,7 +125,7 @@ TEST(AugmentTest, FlipsHalfTheBatch) {
 torch::Tensor shifted_rows(FillMode mode, double cval = 0) {
   const int64_t h = 6;
   const auto x = torch::arange(1, h + 1, torch::kFloat32).view({1, 1, h, 1}).expand({1, 1, h, 2});
-  const auto p = one([](AugmentParams& p) { p.tx.fill_(3.0); });
+  const auto p = one([](AugmentParams& p) { p.ty.fill_(3.0); });  // ty moves rows
   return apply_augmentation(x.contiguous(), p, affine_on().fill_mode(mode).cval(cval));
 }
 
@@ -157,7 +158,7 @@ TEST(AugmentTest, FillModeWrapTiles) {
 
 TEST(AugmentTest, WrapInterpolatesAcrossTheSeam) {
   const auto x = torch::arange(1, 5, torch::kFloat32).view({1, 1, 4, 1}).expand({1, 1, 4, 1});
-  const auto p = one([](AugmentParams& p) { p.tx.fill_(0.5); });
+  const auto p = one([](AugmentParams& p) { p.ty.fill_(0.5); });
   const auto out = apply_augmentation(x.contiguous(), p, affine_on().fill_mode(FillMode::kWrap));
   // Row 3 samples between the last row (4) and the first (1).
   EXPECT_NEAR(at(out, 3, 0), 2.5f, 1e-5);

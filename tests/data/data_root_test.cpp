@@ -59,6 +59,16 @@ TEST(DataRootTest, LoadsTinyIdxFolderWithLimitsAndSplit) {
   EXPECT_EQ(data.validation.labels[0].item<int64_t>(), 5);  // item 15 of the training set
 }
 
+TEST(DataRootTest, ValidationOnTheTestSetTrainsOnTheWholeTrainingSet) {
+  TempDir dir;
+  testing::write_tiny_mnist(dir / "mnist", 40, 20);
+  const LoadedData data = load_data(DataOptions().validation_split(0).validate_on_test(true),
+                                    DataRoot{dir.path(), "test"});
+  EXPECT_EQ(data.train.size(), 40);
+  EXPECT_TRUE(torch::equal(data.validation.images, data.test.images));
+  EXPECT_TRUE(torch::equal(data.validation.labels, data.test.labels));
+}
+
 TEST(DataRootTest, ComputesNormalisationFromTrainingSplit) {
   TempDir dir;
   testing::write_tiny_mnist(dir / "mnist", 20, 10);

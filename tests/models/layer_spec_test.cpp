@@ -43,6 +43,15 @@ ModelSpec study_mnist() {
   return spec;
 }
 
+TEST(FingerprintTest, FlattenOrderIsPartOfTheArchitecture) {
+  ModelSpec torch_order = study_mnist(), keras_order = study_mnist();
+  keras_order.layers[4].data_format = DataFormat::kChannelsLast;
+  // A Dense layer's weights mean other things after the other order: a checkpoint of one model
+  // does not load into the other. The default order's fingerprint is that of older runs.
+  EXPECT_NE(architecture_fingerprint(torch_order), architecture_fingerprint(keras_order));
+  EXPECT_EQ(architecture_fingerprint(torch_order).find("channels"), std::string::npos);
+}
+
 TEST(LayerNamesTest, FollowTheStudy) {
   using T = LayerType;
   EXPECT_EQ(

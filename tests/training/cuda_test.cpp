@@ -196,6 +196,42 @@ TEST(CudaTest, MultiTensorStepMatchesTorchOptimizerOnTheGpu) {
   }
 }
 
+// Keras' epsilon form on the GPU (the fused kernel with its ε rescaled per step, or the
+// multi-tensor update) takes the steps the CPU's multi-tensor update takes, which
+// KerasGoldenTest pins to Keras.
+TEST(CudaTest, KerasEpsilonOnTheGpuMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  for (const auto& options :
+       {OptimizerOptions().lr(0.01).eps(0.1).keras_epsilon(true),
+        OptimizerOptions().kind(OptimizerKind::kAdamW).lr(0.01).eps(0.1).keras_epsilon(true)}) {
+    torch::manual_seed(1);
+    std::vector<torch::Tensor> cpu, gpu;
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{32, 16, 3, 3}, {32}, {10, 512}}) {
+      const auto value = torch::randn(shape);
+      cpu.push_back(value.clone().requires_grad_(true));
+      gpu.push_back(value.to(kGpu).requires_grad_(true));
+    }
+    auto cpu_optimizer = make_optimizer(options, cpu);
+    auto gpu_optimizer = make_optimizer(options, gpu);
+    MultiTensorStep cpu_step(*cpu_optimizer, options), gpu_step(*gpu_optimizer, options);
+    EXPECT_FALSE(gpu_step.capturable());
+    for (int i = 0; i < 4; ++i) {
+      for (std::size_t k = 0; k < cpu.size(); ++k) {
+        const auto grad = torch::randn_like(cpu[k]);
+        cpu[k].mutable_grad() = grad.clone();
+        gpu[k].mutable_grad() = grad.to(kGpu);
+      }
+      cpu_step.step(options.lr());
+      gpu_step.step(options.lr());
+    }
+    for (std::size_t k = 0; k < cpu.size(); ++k) {
+      EXPECT_LT(max_relative_difference(cpu[k].detach(), gpu[k].detach()), 1e-5)
+          << optimizer_name(options.kind()) << " parameter " << k
+          << (gpu_step.fused() ? " (fused)" : " (foreach)");
+    }
+  }
+}
+
 Dataset random_images(int64_t n, const std::array<int64_t, 3>& shape) {
   torch::manual_seed(2);
   return Dataset{torch::randint(0, 256, {n, shape[0], shape[1], shape[2]}, torch::kUInt8),

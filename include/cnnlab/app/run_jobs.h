@@ -38,7 +38,7 @@ std::filesystem::path report_runs(const std::vector<std::filesystem::path>& run_
 /// `cnnlab evaluate`: the test loss and accuracy of a saved run's `checkpoint`.
 EvalResult evaluate_run(const RunDir& run_dir, const std::string& checkpoint,
                         const std::string& device, const DataRoot& root,
-                        const LoadCallbacks& loading = {});
+                        const LoadCallbacks& loading = {}, const EvalProgress& progress = {});
 
 /// `cnnlab predict` of one image file.
 struct FilePrediction {

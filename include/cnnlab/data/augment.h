@@ -57,12 +57,13 @@ struct AugmentOptions {
 /// Throws ConfigError naming `augment.<option>` when a value is out of range.
 void validate(const AugmentOptions& options);
 
-/// One batch's per-image transform parameters, in Keras' conventions (tx moves along rows, ty
-/// along columns; see apply_augmentation). All [N] tensors, float64 unless stated.
+/// One batch's per-image transform parameters, in Keras' conventions (tx, drawn from
+/// height_shift_range, moves along columns and ty along rows, as in Keras 2; see
+/// apply_augmentation). All [N] tensors, float64 unless stated.
 struct AugmentParams {
   torch::Tensor theta;            // rotation, degrees
-  torch::Tensor tx;               // shift along rows (height), pixels
-  torch::Tensor ty;               // shift along columns (width), pixels
+  torch::Tensor tx;               // shift along columns (x), pixels
+  torch::Tensor ty;               // shift along rows (y), pixels
   torch::Tensor shear;            // shear angle, degrees
   torch::Tensor zx;               // zoom factor of rows
   torch::Tensor zy;               // zoom factor of columns
@@ -79,11 +80,11 @@ struct AugmentParams {
 AugmentParams draw_augment_params(const AugmentOptions& options, int64_t n, int64_t h, int64_t w,
                                   at::Generator generator);
 
-/// Applies `params` to images [N, C, H, W] float32: the output pixel at (r, c) takes the input
-/// at A·(r − o_r, c − o_c) + R·(tx, ty) + (o_r, o_c), interpolated bilinearly, where o is the image
-/// centre ((H − 1)/2, (W − 1)/2), R the rotation and A = R · Shear · Zoom, exactly Keras'
-/// apply_affine_transform; then the flips, then cutout. Returns a new tensor; `images` is
-/// unchanged.
+/// Applies `params` to images [N, C, H, W] float32 exactly as Keras 2's apply_affine_transform
+/// (tf-keras; tests/golden/keras pins it): in (x, y) = (column, row) coordinates, the output pixel
+/// at p takes the input at A·(p − o) + R·(tx, ty) + o, interpolated bilinearly, where R is the
+/// rotation, A = R · Shear · Zoom and o = ((H − 1)/2, (W − 1)/2) (Keras' order: the centre of a
+/// square image); then the flips, then cutout. Returns a new tensor; `images` is unchanged.
 torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentParams& params,
                                  const AugmentOptions& options);
 

@@ -46,6 +46,10 @@ struct DataOptions {
   TORCH_ARG(std::string, bad_files) = "skip";
   /// Fraction of the training set held out for validation, taken from its end (Keras).
   TORCH_ARG(double, validation_split) = 0.1;
+  /// Validate on the test set instead (Keras' `validation_data=(x_test, y_test)`, what a study
+  /// with augmented data does, since Keras refuses validation_split there): the whole training
+  /// set trains, and validation_split must be 0.
+  TORCH_ARG(bool, validate_on_test) = false;
   /// Normalise each channel to zero mean and unit variance with statistics of the training split.
   TORCH_ARG(bool, normalize) = false;
   /// Explicit per-channel statistics (override `normalize`'s computed ones when non-empty).

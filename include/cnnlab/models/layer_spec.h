@@ -19,6 +19,10 @@ enum class LayerType {
   kDense
 };
 enum class Padding { kValid, kSame };
+/// The order in which Flatten lays out an image's values (Keras' `data_format`): channels_last is
+/// Keras' (height, width, channels), so a Dense layer's weights after it match a Keras model's;
+/// channels_first is PyTorch's (channels, height, width), the default of older runs.
+enum class DataFormat { kChannelsFirst, kChannelsLast };
 enum class Activation { kLinear, kRelu, kLeakyRelu, kElu, kGelu, kSigmoid, kTanh, kSoftmax };
 
 /// One layer of a model as the config file describes it. Fields that a type does not use are
@@ -37,6 +41,7 @@ struct LayerSpec {
   double l2 = 0.0;
   double rate = 0.0;  // dropout probability
   bool use_bias = true;
+  DataFormat data_format = DataFormat::kChannelsFirst;  // flatten
 };
 
 /// A whole model: input shape and layers, in order.
@@ -62,12 +67,14 @@ const char* layer_type_name(LayerType type);
 const char* layer_keras_name(LayerType type);
 const char* activation_name(Activation activation);
 const char* padding_name(Padding padding);
+const char* data_format_name(DataFormat format);
 
 /// Parses names as written in config files; throw ConfigError listing the accepted values, with
 /// `where` (e.g. "model.layers[2].type") in the message.
 LayerType parse_layer_type(const std::string& text, const std::string& where);
 Activation parse_activation(const std::string& text, const std::string& where);
 Padding parse_padding(const std::string& text, const std::string& where);
+DataFormat parse_data_format(const std::string& text, const std::string& where);
 
 /// The study's default names: convolutions Conv1, Conv2, …; pools Pool1, …; batch norms BatchNorm1,
 /// …; dropouts Dropout1, …; Flatten; dense layers Dense (or Dense1, Dense2, … if several) and the

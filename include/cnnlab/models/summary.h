@@ -6,9 +6,11 @@
 
 namespace cnnlab {
 
-/// A table like Keras' model.summary(): layer name and type, output shape (N, C, H, W order,
-/// None for the batch), parameter count, then the totals. Throws ConfigError for an impossible
-/// model.
+/// The table Keras 2 prints for model.summary() of a Sequential model, in its layout: 65
+/// characters wide, a row per layer (name and type, channels-last output shape with None for the
+/// batch, parameter count; a field too long for its column continues on the next line) followed
+/// by a blank line, then the totals with their float32 size ("Total params: 225034 (879.04
+/// KB)"). Throws ConfigError for an impossible model.
 std::string model_summary(const ModelSpec& spec, const std::string& model_name);
 
 /// Floating-point operations of one image's forward pass through the convolutions and dense

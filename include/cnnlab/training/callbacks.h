@@ -90,6 +90,7 @@ class CallbackList final : public Callback {
 
 /// Functions for some of the events, each optional (Keras' LambdaCallback).
 struct TrainerCallbacks {
+  std::function<void(Trainer&)> on_train_begin;
   std::function<void(int64_t epoch, int64_t epochs, int64_t steps_per_epoch)> on_epoch_begin;
   std::function<void(const StepEvent&)> on_step_end;
   std::function<void(const EpochRecord&)> on_epoch_end;
@@ -99,12 +100,15 @@ struct TrainerCallbacks {
   std::function<void(const EarlyStoppingVerdict&)> on_best_weights_restored;
   std::function<void(const std::string&)> on_warning;
   std::function<bool()> stop_requested;
+  /// The test set's evaluation once training ends: (batches done, batches), first with 0.
+  std::function<void(int64_t done, int64_t total)> on_test_batch_end;
 };
 
 /// A Callback that calls the functions of a TrainerCallbacks.
 class LambdaCallback final : public Callback {
  public:
   explicit LambdaCallback(TrainerCallbacks functions) : f_(std::move(functions)) {}
+  void on_train_begin(Trainer& trainer) override;
   void on_epoch_begin(int64_t epoch, int64_t epochs, int64_t steps_per_epoch) override;
   void on_batch_end(const StepEvent& event) override;
   void on_batch_skipped(const StepEvent& event, double loss) override;

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "cnnlab/data/dataset.h"
 #include "cnnlab/models/network.h"
 #include "cnnlab/training/precision.h"
@@ -17,6 +19,10 @@ struct EvalResult {
   int64_t count = 0;
 };
 
+/// Called with (batches done, batches) before the first batch and after each (Keras'
+/// on_test_batch_end, for a progress bar).
+using EvalProgress = std::function<void(int64_t done, int64_t total)>;
+
 /// Loss and accuracy of `network` on `data`, in eval mode and inference mode (no autograd), in
 /// batches of `batch_size`, in `precision`. Leaves the network in eval mode.
 /// With `group`, every process of it calls this with the same `data`: each evaluates its even
@@ -24,7 +30,7 @@ struct EvalResult {
 /// rank 0 saves), and all get the whole set's result.
 EvalResult evaluate(Network& network, const Dataset& data, const Normalization& norm,
                     int64_t batch_size, Precision precision = Precision::kFloat32,
-                    ProcessGroup* group = nullptr);
+                    ProcessGroup* group = nullptr, const EvalProgress& progress = {});
 
 /// Class probabilities of every image of `data`: [N, num_classes] float32 in [0, 1].
 torch::Tensor predict_probabilities(Network& network, const Dataset& data,

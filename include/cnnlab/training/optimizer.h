@@ -27,6 +27,11 @@ struct OptimizerOptions {
   TORCH_ARG(double, beta1) = 0.9;
   TORCH_ARG(double, beta2) = 0.999;
   TORCH_ARG(double, eps) = 1e-7;
+  /// Adam and AdamW: where ε goes. false (PyTorch): after bias correction,
+  /// m̂ / (√v̂ + ε). true (Keras): to the square root of the uncorrected second moment,
+  /// lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε), Keras' "epsilon hat". Updates in Keras' form run
+  /// through MultiTensorStep on every device.
+  TORCH_ARG(bool, keras_epsilon) = false;
   /// SGD only.
   TORCH_ARG(double, momentum) = 0.9;
   TORCH_ARG(bool, nesterov) = false;
@@ -69,8 +74,9 @@ class MultiTensorStep {
   /// Whether the step runs fused kernels.
   bool fused() const { return fused_; }
   /// Whether step(lr tensor) can be replayed from a CUDA graph: fused, with the learning rate
-  /// and step counts read on the device.
-  bool capturable() const { return fused_; }
+  /// and step counts read on the device. Not in Keras' epsilon form: its ε for the fused kernel
+  /// changes with every step, which a captured graph would freeze.
+  bool capturable() const { return fused_ && !options_.keras_epsilon(); }
 
   /// One update with learning rate `lr`.
   void step(double lr);
@@ -94,6 +100,7 @@ class MultiTensorStep {
   Lists gather(bool create_state);
   void fused_step(const Lists& lists, const c10::IValue& lr, bool count_on_host);
   void foreach_step(const Lists& lists, double lr);
+  double fused_epsilon(const Lists& lists) const;
 
   torch::optim::Optimizer& optimizer_;
   OptimizerOptions options_;
