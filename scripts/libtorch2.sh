@@ -59,7 +59,7 @@ bind_read_only() {  # bind_read_only SOURCE TARGET
 packages=(
   cmake g++ ninja-build pkg-config libtorch-dev libopenblas0-openmp
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
-  libgloo-dev libgtest-dev
+  libgloo-dev libgtest-dev libhdf5-dev
 )
 if [ ! -f "$sysroot/.cnnlab-packages" ] ||
   [ "$(cat "$sysroot/.cnnlab-packages")" != "${packages[*]}" ]; then

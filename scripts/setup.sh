@@ -10,6 +10,7 @@ packages=(
   libtorch-dev          # LibTorch (PyTorch's C++ library)
   libopenblas0-openmp   # fast BLAS for LibTorch's dense layers (the reference BLAS is ~35x slower)
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
+  libhdf5-dev           # HDF5, for Keras' weights format (export --format keras)
   libgloo-dev           # Gloo's headers, for LibTorch's distributed engine (train --nproc)
   libgtest-dev
   chromium              # headless browser for the test that opens a generated report

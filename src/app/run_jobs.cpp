@@ -9,6 +9,7 @@
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
+#include "cnnlab/models/keras_export.h"
 #include "cnnlab/models/summary.h"
 
 namespace cnnlab {
@@ -116,15 +117,24 @@ std::vector<FilePrediction> predict_run(const RunDir& run_dir, const std::vector
 }
 
 ExportedFiles export_run(const RunDir& run_dir, const std::string& checkpoint, fs::path out,
-                         const std::string& generator) {
+                         const std::string& generator, const std::string& format) {
+  if (format != "pytorch" && format != "keras") {
+    throw ConfigError(fmt::format("--format: expected pytorch or keras, found '{}'", format));
+  }
+  if (format == "keras" && !keras_export_built()) {
+    throw ConfigError(
+        "--format keras: this cnnlab was built without HDF5, which Keras' weights format needs; "
+        "install libhdf5-dev (scripts/setup.sh does) and rebuild");
+  }
   LoadedRun run = load_run(run_dir, checkpoint);
-  if (out.empty()) out = run_dir.path() / "pytorch";
+  if (out.empty()) out = run_dir.path() / format;
   ExportInfo info;
   info.name = run.config.name;
   info.class_names = run.config.class_names;
   info.normalization = run.normalization;
   info.generator = generator;
-  return export_pytorch(*run.network, info, out);
+  return format == "keras" ? export_keras(*run.network, info, out)
+                           : export_pytorch(*run.network, info, out);
 }
 
 std::string summarize_config(const fs::path& config_file, const std::vector<std::string>& overrides,

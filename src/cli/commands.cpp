@@ -509,10 +509,12 @@ int predict_command(const PredictArgs& args) {
 }
 
 int export_command(const ExportArgs& args) {
-  const ExportedFiles files = export_run(args.run_dir, args.checkpoint, args.out, kGenerator);
+  const ExportedFiles files =
+      export_run(args.run_dir, args.checkpoint, args.out, kGenerator, args.format);
   fmt::print("Wrote {} (the model, {} checkpoint) and {}\n", files.model_py.string(),
              args.checkpoint, files.weights.string());
-  fmt::print("In Python (PyTorch): import model; net = model.load()  (see the top of model.py)\n");
+  fmt::print("In Python ({}): import model; net = model.load()  (see the top of model.py)\n",
+             args.format == "keras" ? "Keras 2" : "PyTorch");
   return kExitOk;
 }
 

@@ -83,8 +83,9 @@ struct PredictArgs {
 
 struct ExportArgs {
   std::string run_dir;
-  std::string out;  // empty: RUN_DIR/pytorch
+  std::string out;  // empty: RUN_DIR/<format>
   std::string checkpoint = "best";
+  std::string format = "pytorch";
 };
 
 struct SummaryArgs {

@@ -92,10 +92,14 @@ int main(int argc, char** argv) {
 
   ExportArgs export_args;
   auto* export_cmd = app.add_subcommand(
-      "export", "Write a saved run's model as a PyTorch module with its weights (safetensors)");
+      "export",
+      "Write a saved run's model as a PyTorch module with its weights (safetensors), or as a "
+      "Keras 2 model with its weights (HDF5)");
   export_cmd->add_option("run_dir", export_args.run_dir, "Run directory")->required();
   export_cmd->add_option("-o,--out", export_args.out,
-                         "Folder for model.py and weights.safetensors (default RUN_DIR/pytorch)");
+                         "Folder for model.py and the weights (default RUN_DIR/<format>)");
+  export_cmd->add_option("--format", export_args.format, "pytorch (default) or keras")
+      ->check(CLI::IsMember({"pytorch", "keras"}));
   export_cmd->add_option("--checkpoint", export_args.checkpoint, "best (default) or last")
       ->check(CLI::IsMember({"best", "last"}));
 

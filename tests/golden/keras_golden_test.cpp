@@ -5,14 +5,21 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+
+#ifdef CNNLAB_HAVE_HDF5
+#include <hdf5.h>
+#endif
 
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/augment.h"
+#include "cnnlab/models/keras_export.h"
 #include "cnnlab/models/network.h"
 #include "cnnlab/models/summary.h"
 #include "cnnlab/training/evaluate.h"
 #include "cnnlab/training/trainer.h"
+#include "support/temp_dir.h"
 
 namespace cnnlab {
 namespace {
@@ -130,6 +137,116 @@ TEST(KerasGoldenTest, ChannelsFirstFlattenDoesNotMatchKeras) {
   const auto probabilities = torch_order->predict_proba(to_unit_float(tiny_dataset().images));
   EXPECT_GT(max_difference(probabilities, tensor_of(tiny["probabilities"])), 1e-3);
 }
+
+// The tiny network with PyTorch's Flatten order, its Dense kernel's columns reordered from
+// Keras' (h, w, c) to (c, h, w): the same function as Keras' model.
+Network channels_first_tiny() {
+  Network keras_order = tiny_network(golden()["tiny"]["weights"]);
+  ModelSpec spec = keras_order->spec();
+  spec.layers[2].data_format = DataFormat::kChannelsFirst;
+  const auto& maps = keras_order->shapes()[1].output;  // the pool's [c, h, w]
+  Network torch_order(spec);
+  torch::NoGradGuard no_grad;
+  for (auto& item : torch_order->named_parameters()) {
+    auto value = keras_order->named_parameters()[item.key()];
+    if (item.key() == "Dense.weight") {
+      value = value.view({value.size(0), maps[1], maps[2], maps[0]})
+                  .permute({0, 3, 1, 2})
+                  .reshape({value.size(0), -1});
+    }
+    item.value().copy_(value);
+  }
+  return torch_order;
+}
+
+TEST(KerasGoldenTest, ChannelsFirstModelsExportInKerasOrder) {
+  const auto& tiny = golden()["tiny"];
+  Network network = channels_first_tiny();
+  network->eval();
+  // It is Keras' model …
+  const auto probabilities = network->predict_proba(to_unit_float(tiny_dataset().images));
+  ASSERT_LT(max_difference(probabilities, tensor_of(tiny["probabilities"])), kTolerance);
+  // … so its weights in Keras' layout are Keras' weights.
+  for (const auto& layer : keras_weights(*network)) {
+    for (const auto& weight : layer.weights) {
+      const std::string key =
+          layer.name + (weight.name.find("kernel") != std::string::npos ? ".kernel" : ".bias");
+      EXPECT_TRUE(torch::equal(weight.value, tensor_of(tiny["weights"].at(key)))) << weight.name;
+    }
+  }
+}
+
+#ifdef CNNLAB_HAVE_HDF5
+// What a Keras weights file holds: the root's layer_names, and each layer's weight_names with
+// the values at <layer>/<weight name>.
+struct KerasFile {
+  std::vector<std::string> layers;
+  std::map<std::string, std::vector<std::string>> weight_names;
+  std::map<std::string, torch::Tensor> values;
+};
+
+std::vector<std::string> string_list(hid_t object, const char* name) {
+  const hid_t attribute = H5Aopen(object, name, H5P_DEFAULT);
+  const hid_t type = H5Aget_type(attribute), space = H5Aget_space(attribute);
+  std::vector<std::string> out;
+  const auto count = H5Sget_simple_extent_npoints(space);
+  if (H5Tget_class(type) == H5T_STRING && count > 0) {
+    EXPECT_TRUE(H5Tis_variable_str(type) > 0) << name;
+    std::vector<char*> texts(static_cast<std::size_t>(count));
+    const hid_t memory = H5Tcopy(H5T_C_S1);
+    H5Tset_size(memory, H5T_VARIABLE);
+    H5Aread(attribute, memory, texts.data());
+    for (char* text : texts) out.emplace_back(text);
+    H5Dvlen_reclaim(memory, space, H5P_DEFAULT, texts.data());
+    H5Tclose(memory);
+  }
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Aclose(attribute);
+  return out;
+}
+
+KerasFile read_keras_file(const std::string& path) {
+  KerasFile file;
+  const hid_t root = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  EXPECT_GE(root, 0) << path;
+  file.layers = string_list(root, "layer_names");
+  for (const auto& layer : file.layers) {
+    const hid_t group = H5Gopen2(root, layer.c_str(), H5P_DEFAULT);
+    file.weight_names[layer] = string_list(group, "weight_names");
+    for (const auto& weight : file.weight_names[layer]) {
+      const hid_t data = H5Dopen2(group, weight.c_str(), H5P_DEFAULT);
+      const hid_t space = H5Dget_space(data);
+      std::vector<hsize_t> dims(static_cast<std::size_t>(H5Sget_simple_extent_ndims(space)));
+      H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+      auto value = torch::empty(std::vector<int64_t>(dims.begin(), dims.end()), torch::kFloat32);
+      H5Dread(data, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data_ptr<float>());
+      file.values[weight] = value;
+      H5Sclose(space);
+      H5Dclose(data);
+    }
+    H5Gclose(group);
+  }
+  H5Fclose(root);
+  return file;
+}
+
+TEST(KerasGoldenTest, ExportedWeightsFileIsWhatKerasWrites) {
+  testing::TempDir dir;
+  Network network = channels_first_tiny();
+  write_keras_weights(*network, dir / "weights.h5");
+  const KerasFile ours = read_keras_file((dir / "weights.h5").string());
+  const KerasFile keras =
+      read_keras_file(std::string(CNNLAB_SOURCE_DIR) + "/tests/golden/keras/tiny.h5");
+  EXPECT_EQ(ours.layers, keras.layers);
+  EXPECT_EQ(ours.weight_names, keras.weight_names);
+  ASSERT_EQ(ours.values.size(), keras.values.size());
+  for (const auto& [name, value] : keras.values) {
+    ASSERT_TRUE(ours.values.count(name) == 1) << name;
+    EXPECT_TRUE(torch::equal(ours.values.at(name), value)) << name;
+  }
+}
+#endif
 
 TEST(KerasGoldenTest, LossIncludesTheL2TermsAsKerasEvaluates) {
   const auto& tiny = golden()["tiny"];

@@ -67,10 +67,12 @@ std::vector<FilePrediction> predict_run(const RunDir& run_dir,
                                         const std::vector<std::filesystem::path>& files,
                                         const PredictOptions& options);
 
-/// `cnnlab export`: the run's `checkpoint` as a PyTorch module in `out` (default: the run
-/// directory's pytorch/).
+/// `cnnlab export`: the run's `checkpoint` as a PyTorch module (`format` "pytorch") or a Keras 2
+/// model ("keras") in `out` (default: the run directory's pytorch/ or keras/). Throws
+/// ConfigError for another format, or "keras" in a build without HDF5.
 ExportedFiles export_run(const RunDir& run_dir, const std::string& checkpoint,
-                         std::filesystem::path out, const std::string& generator);
+                         std::filesystem::path out, const std::string& generator,
+                         const std::string& format = "pytorch");
 
 /// `cnnlab summary`: the model summary of a config file, its class count (and, for CIFAR-10,
 /// its input shape) from the dataset's name, without reading images.

@@ -1,10 +1,11 @@
-"""Writes golden.json: what Keras 2 (tf-keras) computes, for cnnlab's tests to be pinned to.
+"""Writes golden.json: what Keras 2 (tf-keras) computes, for cnnlab's tests to be pinned to;
+and, beside it, tiny.h5: the tiny model's initial weights as Keras' save_weights writes them.
 
 Run through make_golden.sh, which makes the pinned virtual environment. Everything here is
 deterministic: fixed weights, fixed images, fixed transform parameters; Keras runs on the CPU in
 float32 with oneDNN's reordering turned off.
 
-  python3 make_golden.py OUT.json
+  python3 make_golden.py OUT.json [OUT.h5]
 """
 
 import json
@@ -198,7 +199,7 @@ def augment_section():
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     tf.random.set_seed(0)
     golden = {
@@ -211,6 +212,8 @@ def main():
         },
         "augment": augment_section(),
     }
+    if len(sys.argv) == 3:
+        tiny_model().save_weights(sys.argv[2], save_format="h5")
     with open(sys.argv[1], "w") as out:
         json.dump(golden, out, indent=1)
         out.write("\n")
