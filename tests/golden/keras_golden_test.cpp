@@ -197,7 +197,11 @@ std::vector<std::string> string_list(hid_t object, const char* name) {
     H5Tset_size(memory, H5T_VARIABLE);
     H5Aread(attribute, memory, texts.data());
     for (char* text : texts) out.emplace_back(text);
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(memory, space, H5P_DEFAULT, texts.data());
+#else
     H5Dvlen_reclaim(memory, space, H5P_DEFAULT, texts.data());
+#endif
     H5Tclose(memory);
   }
   H5Sclose(space);
