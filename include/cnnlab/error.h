@@ -27,6 +27,12 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// The layers cannot be built on their input: a window larger than the maps it slides over, or
+/// maps that shrink to nothing. Keras refuses the same model when it builds it.
+class ShapeError : public ConfigError {
+  using ConfigError::ConfigError;
+};
+
 /// A checkpoint cannot be written, read, or does not belong to the model at hand.
 class CheckpointError : public Error {
   using Error::Error;

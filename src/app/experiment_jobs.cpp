@@ -115,6 +115,8 @@ ExperimentOutcome run_study(const StudySpec& spec, const fs::path& study_dir, co
       results.l2 = outcome.runs[where.l2];
       results.l2_analysis = analysis_of(*results.l2, root, options, callbacks.loading);
     }
+    if (where.preset != SIZE_MAX) results.preset = outcome.runs[where.preset];
+    if (where.preset_l2 != SIZE_MAX) results.preset_l2 = outcome.runs[where.preset_l2];
     for (std::size_t i = 0; i < where.sweep.size(); ++i) {
       results.sweep.push_back({where.points[i], outcome.runs[where.sweep[i]]});
     }

@@ -219,6 +219,10 @@ ExperimentCallbacks plan_callbacks(ProgressBar& bar) {
       case RunStatus::kFailed:
         fmt::print(stderr, "cnnlab: this run failed, the others go on: {}\n", outcome.error);
         break;
+      case RunStatus::kCannotBuild:
+        fmt::print("This model cannot be built (nor can Keras build it); the others go on: {}\n",
+                   outcome.error);
+        break;
       case RunStatus::kTrained:
         fmt::print("Test accuracy: {:.4f} · {}\n", outcome.metrics.value("test_accuracy", 0.0),
                    outcome.run.run_dir.string());
@@ -267,9 +271,13 @@ int finish_experiment(const ExperimentOutcome& outcome, const std::string& comma
                command);
     return kExitInterrupted;
   }
-  std::size_t failed = 0;
-  for (const auto& run : outcome.runs) failed += run.status == RunStatus::kFailed ? 1 : 0;
-  fmt::print("\n{} runs, {} failed. Written: {}\n", outcome.runs.size(), failed,
+  std::size_t failed = 0, impossible = 0;
+  for (const auto& run : outcome.runs) {
+    failed += run.status == RunStatus::kFailed ? 1 : 0;
+    impossible += run.status == RunStatus::kCannotBuild ? 1 : 0;
+  }
+  fmt::print("\n{} runs, {} failed{}. Written: {}\n", outcome.runs.size(), failed,
+             impossible > 0 ? fmt::format(", {} cannot be built", impossible) : "",
              outcome.page.string());
   return kExitOk;
 }

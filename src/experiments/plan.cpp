@@ -60,6 +60,8 @@ const char* run_status_name(RunStatus status) {
       return "trained";
     case RunStatus::kAlreadyDone:
       return "already done";
+    case RunStatus::kCannotBuild:
+      return "cannot be built";
     case RunStatus::kFailed:
       return "failed";
     case RunStatus::kInterrupted:
@@ -128,6 +130,9 @@ std::vector<RunOutcome> run_plan(const std::vector<PlannedRun>& plan, const Data
           outcome.metrics = read_metrics(run.run_dir);
           estimate.add(run.config, work[i], outcome.metrics);
         }
+      } catch (const ShapeError& e) {
+        outcome.status = RunStatus::kCannotBuild;
+        outcome.error = e.what();
       } catch (const ConfigError& e) {
         outcome.status = RunStatus::kFailed;
         outcome.error = e.what();

@@ -93,8 +93,8 @@ StudySpec parse_study(const std::string& text, const std::string& source,
     const auto* table = parts->get(i)->as_table();
     if (table == nullptr) throw ConfigError(where + ": expected a [[parts]] table");
     check_keys(*table,
-               {"name", "title", "config", "set", "reference_accuracy", "l2",
-                "reference_l2_accuracy", "sweep", "sweep_set", "images"},
+               {"name", "title", "config", "preset", "set", "reference_accuracy", "l2",
+                "reference_l2_accuracy", "sweep", "sweep_points", "sweep_set", "images"},
                where);
     StudyPart part;
     part.name = required_string(*table, "name", where);
@@ -105,6 +105,11 @@ StudySpec parse_study(const std::string& text, const std::string& source,
     part.title = (*table)["title"].value_or(part.name);
     const fs::path config = required_string(*table, "config", where);
     part.config = config.is_absolute() ? config : base_dir / config;
+    if (const auto preset = (*table)["preset"].value<std::string>()) {
+      part.preset = fs::path(*preset).is_absolute() ? fs::path(*preset) : base_dir / *preset;
+    } else if (table->contains("preset")) {
+      throw ConfigError(where + ".preset: expected the path of a config file");
+    }
     part.set = strings(*table, "set", where);
     part.reference_accuracy = optional_number(*table, "reference_accuracy", where);
     part.l2 = strings(*table, "l2", where);
@@ -114,6 +119,14 @@ StudySpec parse_study(const std::string& text, const std::string& source,
     if (const toml::node* sweep = table->get("sweep")) {
       if (!sweep->is_table()) throw ConfigError(where + ".sweep: expected a table of lists");
       part.sweep = read_grid(*sweep->as_table(), where + ".sweep");
+    }
+    if (const toml::node* points = table->get("sweep_points")) {
+      if (!points->is_array() || !part.sweep.empty()) {
+        throw ConfigError(where +
+                          ".sweep_points: expected [[parts.sweep_points]] tables, and no sweep "
+                          "grid beside them");
+      }
+      part.sweep_points = read_points(*points->as_array(), where + ".sweep_points");
     }
     spec.parts.push_back(std::move(part));
   }
@@ -139,7 +152,7 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
     where.model = plan.runs.size();
     plan.runs.push_back(
         {part.name, part.config, named(overrides, part.name), dir.run(part.name).path()});
-    if (!part.sweep.empty()) {
+    if (!part.sweep.empty() || !part.sweep_points.empty()) {
       SweepSpec sweep;
       const SweepDir sweep_dir = dir.sweep(part.name);
       sweep.name = sweep_dir.path().filename().string();
@@ -147,6 +160,7 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
       sweep.set = overrides;
       sweep.set.insert(sweep.set.end(), part.sweep_set.begin(), part.sweep_set.end());
       sweep.grid = part.sweep;
+      sweep.points = part.sweep_points;
       where.points = expand_sweep(sweep);
       for (auto& run : plan_sweep(where.points, part.config, sweep_dir.path())) {
         run.label = sweep.name + "/" + run.label;
@@ -160,6 +174,18 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
       where.l2 = plan.runs.size();
       const std::string name = part.name + "-l2";
       plan.runs.push_back({name, part.config, named(l2, name), dir.run(name).path()});
+    }
+    if (!part.preset.empty()) {
+      const std::string name = part.name + "-preset";
+      where.preset = plan.runs.size();
+      plan.runs.push_back({name, part.preset, named(overrides, name), dir.run(name).path()});
+      if (!part.l2.empty()) {
+        std::vector<std::string> l2 = overrides;
+        l2.insert(l2.end(), part.l2.begin(), part.l2.end());
+        where.preset_l2 = plan.runs.size();
+        plan.runs.push_back(
+            {name + "-l2", part.preset, named(l2, name + "-l2"), dir.run(name + "-l2").path()});
+      }
     }
     plan.parts.push_back(std::move(where));
   }

@@ -112,6 +112,21 @@ std::vector<SweepAxis> read_grid(const toml::table& grid, const std::string& whe
   return axes;
 }
 
+std::vector<std::vector<std::pair<std::string, std::string>>> read_points(
+    const toml::array& points, const std::string& where) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> out;
+  for (const auto& node : points) {
+    const auto* table = node.as_table();
+    if (table == nullptr) throw ConfigError(where + ": expected [[points]] tables");
+    std::vector<std::pair<std::string, std::string>> point;
+    for (const auto& [key, value] : in_file_order(*table)) {
+      point.emplace_back(key->str(), value_text(*value));
+    }
+    out.push_back(std::move(point));
+  }
+  return out;
+}
+
 SweepSpec parse_sweep(const std::string& text, const std::string& source,
                       const fs::path& base_dir) {
   toml::table root = parse_toml(text, source);
@@ -129,15 +144,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& source,
     spec.grid = read_grid(*grid, source + ": grid");
   }
   if (const auto* points = root.get_as<toml::array>("points")) {
-    for (const auto& node : *points) {
-      const auto* table = node.as_table();
-      if (table == nullptr) throw ConfigError(source + ": points: expected [[points]] tables");
-      std::vector<std::pair<std::string, std::string>> point;
-      for (const auto& [key, value] : in_file_order(*table)) {
-        point.emplace_back(key->str(), value_text(*value));
-      }
-      spec.points.push_back(std::move(point));
-    }
+    spec.points = read_points(*points, source + ": points");
   }
   if (spec.grid.empty() == spec.points.empty()) {
     throw ConfigError(fmt::format("{}: expected either a [grid] table or [[points]], not {}",

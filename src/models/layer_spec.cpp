@@ -241,9 +241,9 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
         }
         const int64_t h = shape[1], w = shape[2];
         if (layer.padding == Padding::kValid && (layer.kernel[0] > h || layer.kernel[1] > w)) {
-          throw ConfigError(fmt::format("{}: {} {}x{} is larger than its input {}x{}", where,
-                                        conv ? "kernel" : "pool window", layer.kernel[0],
-                                        layer.kernel[1], h, w));
+          throw ShapeError(fmt::format("{}: {} {}x{} is larger than its input {}x{}", where,
+                                       conv ? "kernel" : "pool window", layer.kernel[0],
+                                       layer.kernel[1], h, w));
         }
         const int64_t oh = window_output(h, layer.kernel[0], layer.stride[0], layer.padding);
         const int64_t ow = window_output(w, layer.kernel[1], layer.stride[1], layer.padding);
@@ -312,8 +312,8 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
     }
     for (int64_t d : out.output) {
       if (d <= 0) {
-        throw ConfigError(fmt::format("{}: the output shrinks to nothing ({}) from input {}", where,
-                                      shape_text(out.output), shape_text(shape)));
+        throw ShapeError(fmt::format("{}: the output shrinks to nothing ({}) from input {}", where,
+                                     shape_text(out.output), shape_text(shape)));
       }
     }
     shape = out.output;

@@ -304,50 +304,74 @@ class StudyPage {
 };
 
 std::string results_table(const std::vector<StudyPartResults>& parts, const fs::path& page_dir) {
-  std::string html =
+  bool presets = false;
+  for (const auto& part : parts) presets = presets || part.preset.has_value();
+  std::string html = fmt::format(
       "<table><tr><th>run</th><th>the study's test accuracy</th><th>cnnlab's</th>"
-      "<th>difference</th><th>epochs</th><th>training time</th><th>report</th></tr>\n";
+      "<th>difference</th><th>epochs</th><th>training time</th><th>report</th>{}</tr>\n",
+      presets ? "<th>cnnlab's tuned preset</th>" : "");
   double total = 0;
-  auto row = [&](const RunOutcome& outcome, const std::string& name, double reference) {
-    const double accuracy = accuracy_of(outcome);
+  std::size_t runs = 0;
+  auto seconds_of = [](const RunOutcome& outcome) {
     const json& m = outcome.metrics;
-    const double seconds =
-        m.is_object() && m.contains("train_seconds") ? m["train_seconds"].get<double>() : 0;
+    return m.is_object() && m.contains("train_seconds") ? m["train_seconds"].get<double>() : 0.0;
+  };
+  auto cell = [&](const RunOutcome& outcome) {
+    const double accuracy = accuracy_of(outcome);
+    return std::isfinite(accuracy) ? report_link(outcome, page_dir, accuracy_text(accuracy))
+                                   : html_escape(run_status_name(outcome.status));
+  };
+  auto row = [&](const RunOutcome& outcome, const std::string& name, double reference,
+                 const std::optional<RunOutcome>& preset) {
+    const double accuracy = accuracy_of(outcome);
+    const double seconds = seconds_of(outcome);
     total += seconds;
+    ++runs;
+    std::string preset_cell;
+    if (presets) {
+      preset_cell = fmt::format("<td class=\"num\">{}</td>", preset ? cell(*preset) : "–");
+      if (preset) {
+        total += seconds_of(*preset);
+        ++runs;
+      }
+    }
     html += fmt::format(
         "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
         "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>"
-        "</tr>\n",
+        "{}</tr>\n",
         html_escape(name), accuracy_text(reference), accuracy_text(accuracy),
         std::isfinite(accuracy) && std::isfinite(reference)
             ? fmt::format("{:+.4f}", accuracy - reference)
             : "–",
-        text_of(m, "epochs"), duration(seconds),
+        text_of(outcome.metrics, "epochs"), duration(seconds),
         std::isfinite(accuracy) ? report_link(outcome, page_dir, "report")
-                                : html_escape(run_status_name(outcome.status)));
+                                : html_escape(run_status_name(outcome.status)),
+        preset_cell);
   };
   for (const auto& part : parts) {
-    row(part.model, part.part.title, part.part.reference_accuracy);
-    if (part.l2) row(*part.l2, part.part.title + " with L2", part.part.reference_l2_accuracy);
+    row(part.model, part.part.title, part.part.reference_accuracy, part.preset);
+    if (part.l2) {
+      row(*part.l2, part.part.title + " with L2", part.part.reference_l2_accuracy, part.preset_l2);
+    }
   }
   int64_t sweep_runs = 0;
   for (const auto& part : parts) {
     for (const auto& result : part.sweep) {
-      const json& m = result.outcome.metrics;
-      if (m.is_object() && m.contains("train_seconds")) total += m["train_seconds"].get<double>();
+      total += seconds_of(result.outcome);
       ++sweep_runs;
     }
   }
   html += "</table>\n";
+  if (presets) {
+    html +=
+        "<p class=\"note\">cnnlab's tuned presets (batch norm, dropout, a one-cycle schedule, "
+        "bf16 where the CPU has it) train the same tasks beside the study's plain models; "
+        "their figures stand beside the reproduction, not instead of it.</p>\n";
+  }
   html += fmt::format(
       "<p class=\"note\">Training time of all {} runs of the study (the sweeps' {} included): "
       "{}.</p>\n",
-      [&] {
-        std::size_t n = 0;
-        for (const auto& part : parts) n += 1 + (part.l2 ? 1 : 0) + part.sweep.size();
-        return n;
-      }(),
-      sweep_runs, duration(total));
+      runs + static_cast<std::size_t>(sweep_runs), sweep_runs, duration(total));
   return html;
 }
 

@@ -60,31 +60,40 @@ TEST(StudyTest, ShippedStudyPlansTheStudysRunsInItsOrder) {
   EXPECT_DOUBLE_EQ(spec.parts[1].reference_l2_accuracy, 0.7800);
   EXPECT_EQ(spec.parts[1].images, (std::vector<std::string>{"frog", "ship"}));
 
+  EXPECT_EQ(spec.parts[0].config.filename(), "mnist.toml");
+  EXPECT_EQ(spec.parts[0].config.parent_path().filename(), "study");  // the plain Keras model
+  EXPECT_EQ(spec.parts[0].preset.filename(), "mnist.toml");
+
   const StudyPlan plan = plan_study(spec, "out", {"train.epochs=1"});
-  ASSERT_EQ(plan.runs.size(), 16u);  // mnist, 4 kernels × 3 strides, mnist-l2, cifar10, cifar10-l2
+  // mnist, 7 filter sizes at stride 1 and 2 more strides at size 3, mnist-l2, the preset and its
+  // L2 variant; cifar10, cifar10-l2, the preset and its L2 variant.
+  ASSERT_EQ(plan.runs.size(), 17u);
   std::vector<std::string> labels;
   for (const auto& run : plan.runs) labels.push_back(run.label);
-  EXPECT_EQ(labels[0], "mnist");
-  EXPECT_EQ(labels[1], "mnist-sweep/kernel=3,stride=1");
-  EXPECT_EQ(labels[12], "mnist-sweep/kernel=9,stride=3");
-  EXPECT_EQ(labels[13], "mnist-l2");
-  EXPECT_EQ(labels[14], "cifar10");
-  EXPECT_EQ(labels[15], "cifar10-l2");
-  EXPECT_EQ(plan.runs[13].run_dir, fs::path("out") / "mnist-l2");
-  EXPECT_EQ(plan.runs[5].run_dir, fs::path("out") / "mnist-sweep" / "kernel=5,stride=2");
-  const auto& l2 = plan.runs[15].overrides;
+  EXPECT_EQ(labels,
+            (std::vector<std::string>{
+                "mnist", "mnist-sweep/kernel=3,stride=1", "mnist-sweep/kernel=4,stride=1",
+                "mnist-sweep/kernel=5,stride=1", "mnist-sweep/kernel=6,stride=1",
+                "mnist-sweep/kernel=7,stride=1", "mnist-sweep/kernel=8,stride=1",
+                "mnist-sweep/kernel=9,stride=1", "mnist-sweep/kernel=3,stride=2",
+                "mnist-sweep/kernel=3,stride=3", "mnist-l2", "mnist-preset", "mnist-preset-l2",
+                "cifar10", "cifar10-l2", "cifar10-preset", "cifar10-preset-l2"}));
+  EXPECT_EQ(plan.runs[10].run_dir, fs::path("out") / "mnist-l2");
+  EXPECT_EQ(plan.runs[5].run_dir, fs::path("out") / "mnist-sweep" / "kernel=7,stride=1");
+  EXPECT_EQ(plan.runs[11].config, spec.parts[0].preset);
+  const auto& l2 = plan.runs[16].overrides;
   EXPECT_NE(std::find(l2.begin(), l2.end(), "train.l2=0.01"), l2.end());
   EXPECT_NE(std::find(l2.begin(), l2.end(), "train.epochs=1"), l2.end());
-  EXPECT_EQ(l2.back(), "name=\"cifar10-l2\"");
+  EXPECT_EQ(l2.back(), "name=\"cifar10-preset-l2\"");
   EXPECT_EQ(plan.parts[0].model, 0u);
-  EXPECT_EQ(plan.parts[0].sweep.size(), 12u);
-  EXPECT_EQ(plan.parts[0].l2, 13u);
-  EXPECT_EQ(plan.parts[1].model, 14u);
+  EXPECT_EQ(plan.parts[0].sweep.size(), 9u);
+  EXPECT_EQ(plan.parts[0].l2, 10u);
+  EXPECT_EQ(plan.parts[0].preset, 11u);
+  EXPECT_EQ(plan.parts[0].preset_l2, 12u);
+  EXPECT_EQ(plan.parts[1].model, 13u);
   EXPECT_TRUE(plan.parts[1].sweep.empty());
-  // Every sweep point can be built: "same" padding keeps the maps from vanishing at stride 3.
-  const auto& sweep_run = plan.runs[12].overrides;
-  EXPECT_NE(std::find(sweep_run.begin(), sweep_run.end(), "model.layers.Conv2.padding=same"),
-            sweep_run.end());
+  // The sweep keeps the plain model's "valid" padding, as the study did.
+  for (const auto& o : plan.runs[9].overrides) EXPECT_EQ(o.find("padding"), std::string::npos) << o;
 }
 
 // The whole study, quickly, on the real datasets: every section of the report is there, with its
@@ -104,9 +113,12 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   const auto outcome =
       run_study(spec, dir / "study", DataRoot{data, "$CNNLAB_DATA"}, true, callbacks, extra);
   ASSERT_FALSE(outcome.interrupted);
-  ASSERT_EQ(outcome.runs.size(), 16u);
+  ASSERT_EQ(outcome.runs.size(), 17u);
   for (const auto& run : outcome.runs) {
-    EXPECT_EQ(run.status, RunStatus::kTrained) << run.run.label << ": " << run.error;
+    // Stride 3 at "valid" padding leaves the second pool no room: Keras cannot build it either.
+    const auto expected = run.run.label == "mnist-sweep/kernel=3,stride=3" ? RunStatus::kCannotBuild
+                                                                           : RunStatus::kTrained;
+    EXPECT_EQ(run.status, expected) << run.run.label << ": " << run.error;
   }
   const std::string html = read(outcome.page);
   for (const char* section :
@@ -122,7 +134,7 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   // Sentences computed from the results, and the study's numbers beside this run's.
   for (const char* sentence :
        {"As kernel went from 3 to 9 (stride=1), test accuracy",
-        "As stride went from 1 to 3 (kernel=3)", "test images were misclassified",
+        "As stride went from 1 to 2 (kernel=3)", "test images were misclassified",
         "Conv1 gives 32 maps of 26×26", "Conv6 gives 128 maps of 8×8", "With L2, test accuracy was",
         "of the Dense.weight values lie within ±0.01 with L2",
         "Every training batch is augmented afresh"}) {
@@ -132,6 +144,7 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   // Every accuracy on the page is the one its run recorded: metrics.json, read back from disk.
   std::map<std::string, double> accuracy;
   for (const auto& run : outcome.runs) {
+    if (run.status != RunStatus::kTrained) continue;
     const auto metrics = nlohmann::json::parse(read(run.run.run_dir / "metrics.json"));
     accuracy[run.run.label] = metrics.at("test_accuracy").get<double>();
   }
@@ -143,6 +156,13 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
         "<td class=\"num\">{:.4f}</td><td class=\"num\">{:.4f}</td><td class=\"num\">{:+.4f}</td>",
         reference, ours, ours - reference);
     EXPECT_NE(html.find(row), std::string::npos) << label << ": " << row;
+    // The tuned preset's figure in its own column, after the report link.
+    EXPECT_NE(html.find(fmt::format(">{:.4f}</a></td></tr>",
+                                    accuracy.at(label == "mnist-l2"     ? "mnist-preset-l2"
+                                                : label == "cifar10-l2" ? "cifar10-preset-l2"
+                                                                        : label + "-preset"))),
+              std::string::npos)
+        << label;
   }
   // The L2 sentences of both parts.
   for (const char* dataset : {"mnist", "cifar10"}) {
@@ -155,10 +175,14 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   EXPECT_NE(html.find("alt=\"augmented 1\""), std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "study" / "mnist-sweep" / "sweep.html"));
   const std::string csv = read(dir / "study" / "mnist-sweep" / "sweep.csv");
-  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 13);
-  // Each sweep point's line holds its run's accuracy.
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 10);
+  EXPECT_NE(csv.find("\"kernel=3,stride=3\",3,3,cannot be built"), std::string::npos) << csv;
+  EXPECT_NE(html.find("kernel=3,stride=3: model.layers[3] (Pool2): pool window 2x2 is larger than "
+                      "its input 1x1"),
+            std::string::npos);
+  // Each trained sweep point's line holds its run's accuracy.
   for (const auto& run : outcome.runs) {
-    if (run.run.label.rfind("mnist-sweep/", 0) != 0) continue;
+    if (run.run.label.rfind("mnist-sweep/", 0) != 0 || run.status != RunStatus::kTrained) continue;
     const std::string point = run.run.label.substr(std::string("mnist-sweep/").size());
     const auto line_start = csv.find("\n\"" + point + "\",");
     ASSERT_NE(line_start, std::string::npos) << point << "\n" << csv;

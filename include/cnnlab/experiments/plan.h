@@ -23,7 +23,8 @@ struct PlannedRun {
 enum class RunStatus {
   kTrained,      // trained (or resumed) to the end now
   kAlreadyDone,  // its directory already held a finished run
-  kFailed,       // its config describes an impossible model, or training diverged
+  kCannotBuild,  // its layers do not fit their input (a model Keras cannot build either)
+  kFailed,       // its config is invalid, or training diverged
   kInterrupted,  // stopped on request; the next run_plan resumes it
   kNotRun,       // after an interruption
 };

@@ -16,6 +16,9 @@ struct StudyPart {
   std::string name;
   std::string title;  // "MNIST"
   std::filesystem::path config;
+  /// A tuned config of the same task, trained beside the model (and with L2, beside its L2
+  /// variant) and shown as a column of its own; empty: none.
+  std::filesystem::path preset;
   std::vector<std::string> set;  // overrides of the part's runs
   /// The study's published test accuracy of the model and of its L2 variant (NaN: none).
   double reference_accuracy = std::numeric_limits<double>::quiet_NaN();
@@ -24,6 +27,8 @@ struct StudyPart {
   std::vector<std::string> l2;
   /// Axes of a grid over the model's options (wildcards as in sweeps); empty: no sweep.
   std::vector<SweepAxis> sweep;
+  /// Or the sweep's points, listed (as a sweep file's [[points]]).
+  std::vector<std::vector<std::pair<std::string, std::string>>> sweep_points;
   /// Overrides of the sweep's runs only (wildcards allowed), e.g. padding that keeps every point
   /// of a stride sweep possible.
   std::vector<std::string> sweep_set;
@@ -42,10 +47,14 @@ struct StudyPart {
 /// reference_accuracy = 0.9920
 /// l2 = ["train.l2=0.01"]
 /// reference_l2_accuracy = 0.9720
+/// preset = "../configs/mnist-tuned.toml"
 /// images = ["7"]
 /// sweep_set = ["model.layers.Conv*.padding=same"]
 /// [parts.sweep]
 /// "model.layers.Conv*.kernel" = [3, 5, 7, 9]
+/// # or listed points instead of a grid:
+/// # [[parts.sweep_points]]
+/// # "model.layers.Conv*.kernel" = 3
 /// ```
 struct StudySpec {
   std::string name;
@@ -62,9 +71,11 @@ StudySpec parse_study(const std::string& text, const std::string& source,
 /// Where each part's runs sit in the study's plan.
 struct StudyPartPlan {
   std::size_t model = 0;
-  std::size_t l2 = SIZE_MAX;       // SIZE_MAX: no L2 run
-  std::vector<std::size_t> sweep;  // the sweep's runs, in point order
-  std::vector<SweepPoint> points;  // the sweep's points
+  std::size_t l2 = SIZE_MAX;         // SIZE_MAX: no L2 run
+  std::size_t preset = SIZE_MAX;     // SIZE_MAX: no preset
+  std::size_t preset_l2 = SIZE_MAX;  // the preset with L2
+  std::vector<std::size_t> sweep;    // the sweep's runs, in point order
+  std::vector<SweepPoint> points;    // the sweep's points
 };
 
 struct StudyPlan {
@@ -72,7 +83,8 @@ struct StudyPlan {
   std::vector<StudyPartPlan> parts;
 };
 
-/// The study's runs in its order (per part: the model, its sweep, its L2 variant) inside
+/// The study's runs in its order (per part: the model, its sweep, its L2 variant, then the
+/// preset and the preset with L2, as <name>-preset and <name>-preset-l2) inside
 /// `study_dir`; `extra` overrides go to every run (after the part's own).
 StudyPlan plan_study(const StudySpec& spec, const std::filesystem::path& study_dir,
                      const std::vector<std::string>& extra = {});

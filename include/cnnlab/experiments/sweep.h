@@ -43,6 +43,11 @@ struct SweepSpec {
 /// ConfigError thrown for an entry that is not a non-empty list.
 std::vector<SweepAxis> read_grid(const toml::table& grid, const std::string& where);
 
+/// The points of an array of [[points]] tables, each a list of (key, value) in the order written.
+/// `where` names the array in the ConfigError thrown for an entry that is not a table.
+std::vector<std::vector<std::pair<std::string, std::string>>> read_points(const toml::array& points,
+                                                                          const std::string& where);
+
 /// Reads a sweep file; `config` is resolved against the file's folder. Throws ConfigError naming
 /// the file and the key for a missing or ill-typed entry.
 SweepSpec load_sweep_file(const std::filesystem::path& path);

@@ -19,6 +19,8 @@ struct StudyPartResults {
   RunConfig config;  // the model run's config (with the study's overrides)
   RunOutcome model;
   std::optional<RunOutcome> l2;
+  /// The part's tuned preset and its L2 variant, where the study names one.
+  std::optional<RunOutcome> preset, preset_l2;
   std::optional<RunAnalysis> model_analysis;
   std::optional<RunAnalysis> l2_analysis;
   std::vector<SweepResult> sweep;
