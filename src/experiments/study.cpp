@@ -94,7 +94,7 @@ StudySpec parse_study(const std::string& text, const std::string& source,
     if (table == nullptr) throw ConfigError(where + ": expected a [[parts]] table");
     check_keys(*table,
                {"name", "title", "config", "preset", "set", "reference_accuracy", "l2",
-                "reference_l2_accuracy", "sweep", "sweep_points", "sweep_set", "images"},
+                "reference_l2_accuracy", "sweep", "sweep_points", "sweep_set", "seeds", "images"},
                where);
     StudyPart part;
     part.name = required_string(*table, "name", where);
@@ -116,6 +116,19 @@ StudySpec parse_study(const std::string& text, const std::string& source,
     part.reference_l2_accuracy = optional_number(*table, "reference_l2_accuracy", where);
     part.images = strings(*table, "images", where);
     part.sweep_set = strings(*table, "sweep_set", where);
+    if (const toml::node* seeds = table->get("seeds")) {
+      const auto* array = seeds->as_array();
+      if (array == nullptr || array->empty()) {
+        throw ConfigError(where + ".seeds: expected a non-empty list of whole numbers");
+      }
+      for (const auto& seed : *array) {
+        const auto value = seed.value<int64_t>();
+        if (!seed.is_integer() || !value || *value < 0) {
+          throw ConfigError(where + ".seeds: expected a non-empty list of whole numbers");
+        }
+        part.seeds.push_back(std::to_string(*value));
+      }
+    }
     if (const toml::node* sweep = table->get("sweep")) {
       if (!sweep->is_table()) throw ConfigError(where + ".sweep: expected a table of lists");
       part.sweep = read_grid(*sweep->as_table(), where + ".sweep");
@@ -161,6 +174,17 @@ StudyPlan plan_study(const StudySpec& spec, const fs::path& study_dir,
       sweep.set.insert(sweep.set.end(), part.sweep_set.begin(), part.sweep_set.end());
       sweep.grid = part.sweep;
       sweep.points = part.sweep_points;
+      if (!part.seeds.empty()) {
+        if (!sweep.grid.empty()) sweep.grid.push_back({"train.seed", part.seeds});
+        std::vector<std::vector<std::pair<std::string, std::string>>> seeded;
+        for (const auto& point : sweep.points) {
+          for (const auto& seed : part.seeds) {
+            seeded.push_back(point);
+            seeded.back().emplace_back("train.seed", seed);
+          }
+        }
+        sweep.points = std::move(seeded);
+      }
       where.points = expand_sweep(sweep);
       for (auto& run : plan_sweep(where.points, part.config, sweep_dir.path())) {
         run.label = sweep.name + "/" + run.label;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "cnnlab/analysis/statistics.h"
@@ -375,6 +376,197 @@ std::string results_table(const std::vector<StudyPartResults>& parts, const fs::
   return html;
 }
 
+// The value a sweep group holds for the axis shown as `name` ("" when it has none).
+std::string group_value(const SweepGroup& group, const std::string& name) {
+  for (const auto& [axis, value] : group.values) {
+    if (axis == name) return value;
+  }
+  return "";
+}
+
+double number(const std::string& text) {
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+// One of the study's conclusions, tested on this study's runs.
+struct Verdict {
+  std::string claim;
+  std::string evidence;
+  std::string result;  // "Reproduced", "Not reproduced", "Not decided"
+};
+
+// Twice the pooled standard deviation over seeds of the sweep's points (NaN with one seed a
+// point): differences of means within it are noise.
+double noise_margin(const std::vector<SweepGroup>& groups) {
+  double variance = 0;
+  int n = 0;
+  for (const auto& g : groups) {
+    if (g.finished > 1 && std::isfinite(g.stdev_accuracy)) {
+      variance += g.stdev_accuracy * g.stdev_accuracy;
+      ++n;
+    }
+  }
+  return n > 0 ? 2 * std::sqrt(variance / n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::string margin_text(double margin) {
+  return std::isfinite(margin)
+             ? fmt::format("the noise margin is {:.4f} (twice the spread over seeds)", margin)
+             : "the sweep has one seed a point, so there is no noise margin";
+}
+
+// The points along `axis` with `held` = `held_value`, finished, in the sweep's order.
+std::vector<const SweepGroup*> along(const std::vector<SweepGroup>& groups, const std::string& axis,
+                                     const std::string& held, const std::string& held_value) {
+  std::vector<const SweepGroup*> line;
+  for (const auto& g : groups) {
+    if (group_value(g, held) == held_value && !group_value(g, axis).empty()) line.push_back(&g);
+  }
+  std::stable_sort(line.begin(), line.end(), [&](const SweepGroup* a, const SweepGroup* b) {
+    return number(group_value(*a, axis)) < number(group_value(*b, axis));
+  });
+  return line;
+}
+
+std::vector<Verdict> sweep_verdicts(const std::vector<SweepGroup>& groups) {
+  std::vector<Verdict> verdicts;
+  const double margin = noise_margin(groups);
+  // Filter size, at stride 1.
+  std::vector<const SweepGroup*> kernels;
+  for (const auto* g : along(groups, "kernel", "stride", "1")) {
+    if (std::isfinite(g->mean_accuracy)) kernels.push_back(g);
+  }
+  if (kernels.size() >= 2) {
+    const auto [low, high] = std::minmax_element(
+        kernels.begin(), kernels.end(),
+        [](const auto* a, const auto* b) { return a->mean_accuracy < b->mean_accuracy; });
+    const double span = (*high)->mean_accuracy - (*low)->mean_accuracy;
+    Verdict v{
+        "Filter size makes little difference.",
+        fmt::format("At stride 1, filter sizes {} to {} reach {:.4f} ({}) to {:.4f} ({}), a "
+                    "span of {:.4f}; {}.",
+                    group_value(*kernels.front(), "kernel"), group_value(*kernels.back(), "kernel"),
+                    (*low)->mean_accuracy, (*low)->label, (*high)->mean_accuracy, (*high)->label,
+                    span, margin_text(margin)),
+        ""};
+    v.result = !std::isfinite(margin) ? "Not decided"
+               : span <= margin       ? "Reproduced"
+                                      : "Not reproduced";
+    verdicts.push_back(v);
+  }
+  // Stride, at filter size 3.
+  const auto strides = along(groups, "stride", "kernel", "3");
+  std::vector<const SweepGroup*> built;
+  std::vector<std::string> impossible;
+  for (const auto* g : strides) {
+    if (std::isfinite(g->mean_accuracy)) {
+      built.push_back(g);
+    } else if (!g->errors.empty()) {
+      impossible.push_back(group_value(*g, "stride"));
+    }
+  }
+  if (built.size() >= 2) {
+    std::vector<std::string> steps;
+    bool falls = true, rises = false;
+    for (std::size_t i = 0; i + 1 < built.size(); ++i) {
+      const double change = built[i + 1]->mean_accuracy - built[i]->mean_accuracy;
+      steps.push_back(fmt::format("{:.4f} at stride {}", built[i]->mean_accuracy,
+                                  group_value(*built[i], "stride")));
+      const double m = std::isfinite(margin) ? margin : 0.0;
+      falls = falls && change < -m;
+      rises = rises || change > m;
+    }
+    steps.push_back(fmt::format("{:.4f} at stride {}", built.back()->mean_accuracy,
+                                group_value(*built.back(), "stride")));
+    Verdict v{"Accuracy falls as stride rises.",
+              fmt::format("At filter size 3: {}{}; {}.", fmt::join(steps, ", "),
+                          impossible.empty() ? ""
+                                             : fmt::format(" (stride {} cannot be built)",
+                                                           fmt::join(impossible, ", ")),
+                          margin_text(margin)),
+              ""};
+    v.result = !std::isfinite(margin) ? "Not decided"
+               : falls                ? "Reproduced"
+               : rises                ? "Not reproduced"
+                                      : "Not decided";
+    verdicts.push_back(v);
+  }
+  return verdicts;
+}
+
+std::vector<Verdict> l2_verdicts(const StudyPartResults& part, double margin) {
+  std::vector<Verdict> verdicts;
+  if (!part.l2) return verdicts;
+  const double plain = accuracy_of(part.model), l2 = accuracy_of(*part.l2);
+  if (std::isfinite(plain) && std::isfinite(l2)) {
+    Verdict v{part.part.title + ": L2 does not raise accuracy.",
+              fmt::format("{:.4f} with L2 against {:.4f} without; {}.", l2, plain,
+                          std::isfinite(margin) ? margin_text(margin)
+                                                : "this part has no spread over seeds"),
+              ""};
+    const double m = std::isfinite(margin) ? margin : 0.0;
+    v.result = l2 <= plain + m ? "Reproduced" : "Not reproduced";
+    if (!std::isfinite(margin)) v.result += " (by sign alone)";
+    verdicts.push_back(v);
+  }
+  if (part.model_analysis && part.l2_analysis) {
+    std::vector<std::string> shares;
+    bool pulled = true;
+    int layers = 0;
+    for (const auto& w : part.model_analysis->weights) {
+      const std::string suffix = ".weight";
+      if (w.name.size() <= suffix.size() ||
+          w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        continue;
+      }
+      const LayerWeights* other = weights_named(*part.l2_analysis, w.name);
+      if (other == nullptr) continue;
+      const double without = fraction_within(w.values, kL2Bound);
+      const double with = fraction_within(other->values, kL2Bound);
+      pulled = pulled && with > without;
+      ++layers;
+      shares.push_back(fmt::format("{} {} → {}", w.name.substr(0, w.name.size() - suffix.size()),
+                                   percent(without), percent(with)));
+    }
+    if (layers > 0) {
+      verdicts.push_back(
+          {part.part.title + ": L2 pulls the weights toward zero.",
+           fmt::format("The share of weights with |w| < {:g}, without → with L2: {}.", kL2Bound,
+                       fmt::join(shares, ", ")),
+           pulled ? "Reproduced" : "Not reproduced"});
+    }
+  }
+  return verdicts;
+}
+
+std::string conclusions_html(const std::vector<StudyPartResults>& parts) {
+  std::string html;
+  for (const auto& part : parts) {
+    std::vector<Verdict> verdicts;
+    double margin = std::numeric_limits<double>::quiet_NaN();
+    if (!part.sweep.empty()) {
+      const auto groups = group_sweep(part.sweep);
+      margin = noise_margin(groups);
+      verdicts = sweep_verdicts(groups);
+    }
+    for (auto& v : l2_verdicts(part, margin)) verdicts.push_back(std::move(v));
+    for (const auto& v : verdicts) {
+      html += fmt::format("<li><strong>{}</strong> {} <strong class=\"{}\">{}.</strong></li>\n",
+                          html_escape(v.claim), html_escape(v.evidence),
+                          v.result.rfind("Reproduced", 0) == 0 ? "right" : "wrong",
+                          html_escape(v.result));
+    }
+  }
+  if (html.empty()) return "";
+  return "<p>Each of the study's conclusions, tested on this study's runs (computed, not written "
+         "in advance):</p>\n<ul class=\"conclusions\">\n" +
+         html + "</ul>\n";
+}
+
 }  // namespace
 
 std::string sweep_findings(const std::vector<SweepGroup>& groups) {
@@ -454,7 +646,9 @@ std::string l2_findings(const RunAnalysis& plain, const RunAnalysis& l2) {
 std::string render_study_page(const StudySpec& spec, const std::vector<StudyPartResults>& parts,
                               const fs::path& page_dir, bool quick) {
   StudyPage page(page_dir);
+  const std::string conclusions = conclusions_html(parts);
   std::vector<std::pair<std::string, std::string>> nav{{"results", "Results"}};
+  if (!conclusions.empty()) nav.emplace_back("conclusions", "Conclusions");
   std::string body;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     for (const auto& section : page.part_sections(parts[i], i + 1)) {
@@ -470,7 +664,12 @@ std::string render_study_page(const StudySpec& spec, const std::vector<StudyPart
         "<p class=\"note wrong\">A quick run (--quick): a few hundred images and one epoch per "
         "run, to check the whole path. Its numbers are not the study's.</p>\n";
   }
-  html += results_table(parts, page_dir) + "</section>\n" + body;
+  html += results_table(parts, page_dir) + "</section>\n";
+  if (!conclusions.empty()) {
+    html += "<section id=\"conclusions\"><h2>The study's conclusions</h2>\n" + conclusions +
+            "</section>\n";
+  }
+  html += body;
   return html + page::end(page.specs());
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "cnnlab/app/experiment_jobs.h"
 #include "cnnlab/error.h"
@@ -65,35 +66,37 @@ TEST(StudyTest, ShippedStudyPlansTheStudysRunsInItsOrder) {
   EXPECT_EQ(spec.parts[0].preset.filename(), "mnist.toml");
 
   const StudyPlan plan = plan_study(spec, "out", {"train.epochs=1"});
-  // mnist, 7 filter sizes at stride 1 and 2 more strides at size 3, mnist-l2, the preset and its
-  // L2 variant; cifar10, cifar10-l2, the preset and its L2 variant.
-  ASSERT_EQ(plan.runs.size(), 17u);
+  // mnist; 7 filter sizes at stride 1 and 2 more strides at size 3, each with seeds 0, 1, 2;
+  // mnist-l2, the preset and its L2 variant; cifar10, cifar10-l2, the preset and its L2 variant.
+  ASSERT_EQ(plan.runs.size(), 35u);
   std::vector<std::string> labels;
   for (const auto& run : plan.runs) labels.push_back(run.label);
-  EXPECT_EQ(labels,
-            (std::vector<std::string>{
-                "mnist", "mnist-sweep/kernel=3,stride=1", "mnist-sweep/kernel=4,stride=1",
-                "mnist-sweep/kernel=5,stride=1", "mnist-sweep/kernel=6,stride=1",
-                "mnist-sweep/kernel=7,stride=1", "mnist-sweep/kernel=8,stride=1",
-                "mnist-sweep/kernel=9,stride=1", "mnist-sweep/kernel=3,stride=2",
-                "mnist-sweep/kernel=3,stride=3", "mnist-l2", "mnist-preset", "mnist-preset-l2",
-                "cifar10", "cifar10-l2", "cifar10-preset", "cifar10-preset-l2"}));
-  EXPECT_EQ(plan.runs[10].run_dir, fs::path("out") / "mnist-l2");
-  EXPECT_EQ(plan.runs[5].run_dir, fs::path("out") / "mnist-sweep" / "kernel=7,stride=1");
-  EXPECT_EQ(plan.runs[11].config, spec.parts[0].preset);
-  const auto& l2 = plan.runs[16].overrides;
+  EXPECT_EQ(labels[0], "mnist");
+  EXPECT_EQ(labels[1], "mnist-sweep/kernel=3,stride=1,seed=0");
+  EXPECT_EQ(labels[3], "mnist-sweep/kernel=3,stride=1,seed=2");
+  EXPECT_EQ(labels[4], "mnist-sweep/kernel=4,stride=1,seed=0");
+  EXPECT_EQ(labels[27], "mnist-sweep/kernel=3,stride=3,seed=2");
+  EXPECT_EQ((std::vector<std::string>(labels.begin() + 28, labels.end())),
+            (std::vector<std::string>{"mnist-l2", "mnist-preset", "mnist-preset-l2", "cifar10",
+                                      "cifar10-l2", "cifar10-preset", "cifar10-preset-l2"}));
+  EXPECT_EQ(plan.runs[28].run_dir, fs::path("out") / "mnist-l2");
+  EXPECT_EQ(plan.runs[13].run_dir, fs::path("out") / "mnist-sweep" / "kernel=7,stride=1,seed=0");
+  EXPECT_EQ(plan.runs[29].config, spec.parts[0].preset);
+  const auto& l2 = plan.runs[34].overrides;
   EXPECT_NE(std::find(l2.begin(), l2.end(), "train.l2=0.01"), l2.end());
   EXPECT_NE(std::find(l2.begin(), l2.end(), "train.epochs=1"), l2.end());
   EXPECT_EQ(l2.back(), "name=\"cifar10-preset-l2\"");
   EXPECT_EQ(plan.parts[0].model, 0u);
-  EXPECT_EQ(plan.parts[0].sweep.size(), 9u);
-  EXPECT_EQ(plan.parts[0].l2, 10u);
-  EXPECT_EQ(plan.parts[0].preset, 11u);
-  EXPECT_EQ(plan.parts[0].preset_l2, 12u);
-  EXPECT_EQ(plan.parts[1].model, 13u);
+  EXPECT_EQ(plan.parts[0].sweep.size(), 27u);
+  EXPECT_EQ(plan.parts[0].l2, 28u);
+  EXPECT_EQ(plan.parts[0].preset, 29u);
+  EXPECT_EQ(plan.parts[0].preset_l2, 30u);
+  EXPECT_EQ(plan.parts[1].model, 31u);
   EXPECT_TRUE(plan.parts[1].sweep.empty());
   // The sweep keeps the plain model's "valid" padding, as the study did.
-  for (const auto& o : plan.runs[9].overrides) EXPECT_EQ(o.find("padding"), std::string::npos) << o;
+  for (const auto& o : plan.runs[27].overrides) {
+    EXPECT_EQ(o.find("padding"), std::string::npos) << o;
+  }
 }
 
 // The whole study, quickly, on the real datasets: every section of the report is there, with its
@@ -113,11 +116,11 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
   const auto outcome =
       run_study(spec, dir / "study", DataRoot{data, "$CNNLAB_DATA"}, true, callbacks, extra);
   ASSERT_FALSE(outcome.interrupted);
-  ASSERT_EQ(outcome.runs.size(), 17u);
+  ASSERT_EQ(outcome.runs.size(), 35u);
   for (const auto& run : outcome.runs) {
     // Stride 3 at "valid" padding leaves the second pool no room: Keras cannot build it either.
-    const auto expected = run.run.label == "mnist-sweep/kernel=3,stride=3" ? RunStatus::kCannotBuild
-                                                                           : RunStatus::kTrained;
+    const bool impossible = run.run.label.rfind("mnist-sweep/kernel=3,stride=3,", 0) == 0;
+    const auto expected = impossible ? RunStatus::kCannotBuild : RunStatus::kTrained;
     EXPECT_EQ(run.status, expected) << run.run.label << ": " << run.error;
   }
   const std::string html = read(outcome.page);
@@ -171,14 +174,34 @@ TEST(StudyTest, QuickStudyWritesEverySection) {
                     accuracy.at(std::string(dataset) + "-l2"), accuracy.at(dataset));
     EXPECT_NE(html.find(sentence), std::string::npos) << sentence;
   }
+  // The study's conclusions, each tested on the runs with a verdict.
+  const auto conclusions = html.find("<section id=\"conclusions\">");
+  ASSERT_NE(conclusions, std::string::npos);
+  const std::string tested =
+      html.substr(conclusions, html.find("</section>", conclusions) - conclusions);
+  for (const char* claim :
+       {"Filter size makes little difference.</strong> At stride 1, filter sizes 3 to 9 reach",
+        "Accuracy falls as stride rises.</strong> At filter size 3: ",
+        "(stride 3 cannot be built); the noise margin is ", "MNIST: L2 does not raise accuracy.",
+        "CIFAR-10: L2 does not raise accuracy.",
+        "MNIST: L2 pulls the weights toward zero.</strong> The share of weights with |w| &lt; "
+        "0.01, "
+        "without → with L2: Conv1 "}) {
+    EXPECT_NE(tested.find(claim), std::string::npos) << claim << "\n" << tested;
+  }
+  const std::regex verdict("(Reproduced|Not reproduced|Not decided)[^<]*\\.</strong>");
+  const auto verdicts = std::distance(std::sregex_iterator(tested.begin(), tested.end(), verdict),
+                                      std::sregex_iterator());
+  EXPECT_EQ(verdicts, 6) << tested;
   EXPECT_NE(html.find("data-chart=\"p1-sweep\""), std::string::npos);
   EXPECT_NE(html.find("alt=\"augmented 1\""), std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "study" / "mnist-sweep" / "sweep.html"));
   const std::string csv = read(dir / "study" / "mnist-sweep" / "sweep.csv");
-  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 10);
-  EXPECT_NE(csv.find("\"kernel=3,stride=3\",3,3,cannot be built"), std::string::npos) << csv;
-  EXPECT_NE(html.find("kernel=3,stride=3: model.layers[3] (Pool2): pool window 2x2 is larger than "
-                      "its input 1x1"),
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 28);
+  EXPECT_NE(csv.find("\"kernel=3,stride=3,seed=0\",3,3,0,cannot be built"), std::string::npos)
+      << csv;
+  EXPECT_NE(html.find("kernel=3,stride=3,seed=0: model.layers[3] (Pool2): pool window 2x2 is "
+                      "larger than its input 1x1"),
             std::string::npos);
   // Each trained sweep point's line holds its run's accuracy.
   for (const auto& run : outcome.runs) {

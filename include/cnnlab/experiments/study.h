@@ -29,6 +29,9 @@ struct StudyPart {
   std::vector<SweepAxis> sweep;
   /// Or the sweep's points, listed (as a sweep file's [[points]]).
   std::vector<std::vector<std::pair<std::string, std::string>>> sweep_points;
+  /// Seeds each point of the sweep is trained with (train.seed); the spread over them is the
+  /// noise margin the study's conclusions are tested against. Empty: one run per point.
+  std::vector<std::string> seeds;
   /// Overrides of the sweep's runs only (wildcards allowed), e.g. padding that keeps every point
   /// of a stride sweep possible.
   std::vector<std::string> sweep_set;
