@@ -10,25 +10,15 @@ over cnnlab, and writes every round to --out-dir/keras-peer-<precision>.json.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from compare import cpu_model  # bench/compare.py, beside this file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def keras_round(args, data):
@@ -81,7 +71,7 @@ def main():
         return statistics.median(r[side][key] for r in rounds)
 
     summary = {
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "model": "configs/study/mnist.toml (225,034 parameters), batch 64, "
                  f"{args.epochs} epochs",
         "precision": args.precision,

@@ -543,30 +543,6 @@ std::vector<Verdict> l2_verdicts(const StudyPartResults& part, double margin) {
   return verdicts;
 }
 
-std::string conclusions_html(const std::vector<StudyPartResults>& parts) {
-  std::string html;
-  for (const auto& part : parts) {
-    std::vector<Verdict> verdicts;
-    double margin = std::numeric_limits<double>::quiet_NaN();
-    if (!part.sweep.empty()) {
-      const auto groups = group_sweep(part.sweep);
-      margin = noise_margin(groups);
-      verdicts = sweep_verdicts(groups);
-    }
-    for (auto& v : l2_verdicts(part, margin)) verdicts.push_back(std::move(v));
-    for (const auto& v : verdicts) {
-      html += fmt::format("<li><strong>{}</strong> {} <strong class=\"{}\">{}.</strong></li>\n",
-                          html_escape(v.claim), html_escape(v.evidence),
-                          v.result.rfind("Reproduced", 0) == 0 ? "right" : "wrong",
-                          html_escape(v.result));
-    }
-  }
-  if (html.empty()) return "";
-  return "<p>Each of the study's conclusions, tested on this study's runs (computed, not written "
-         "in advance):</p>\n<ul class=\"conclusions\">\n" +
-         html + "</ul>\n";
-}
-
 }  // namespace
 
 std::string sweep_findings(const std::vector<SweepGroup>& groups) {
@@ -623,6 +599,30 @@ std::string sweep_findings(const std::vector<SweepGroup>& groups) {
   }
   if (sentences.empty()) return "No point of the sweep has finished yet.";
   return fmt::format("{}", fmt::join(sentences, " "));
+}
+
+std::string conclusions_html(const std::vector<StudyPartResults>& parts) {
+  std::string html;
+  for (const auto& part : parts) {
+    std::vector<Verdict> verdicts;
+    double margin = std::numeric_limits<double>::quiet_NaN();
+    if (!part.sweep.empty()) {
+      const auto groups = group_sweep(part.sweep);
+      margin = noise_margin(groups);
+      verdicts = sweep_verdicts(groups);
+    }
+    for (auto& v : l2_verdicts(part, margin)) verdicts.push_back(std::move(v));
+    for (const auto& v : verdicts) {
+      html += fmt::format("<li><strong>{}</strong> {} <strong class=\"{}\">{}.</strong></li>\n",
+                          html_escape(v.claim), html_escape(v.evidence),
+                          v.result.rfind("Reproduced", 0) == 0 ? "right" : "wrong",
+                          html_escape(v.result));
+    }
+  }
+  if (html.empty()) return "";
+  return "<p>Each of the study's conclusions, tested on this study's runs (computed, not written "
+         "in advance):</p>\n<ul class=\"conclusions\">\n" +
+         html + "</ul>\n";
 }
 
 std::string l2_findings(const RunAnalysis& plain, const RunAnalysis& l2) {

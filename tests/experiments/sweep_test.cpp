@@ -170,6 +170,58 @@ std::vector<SweepResult> results_of(const std::vector<SweepPoint>& points,
   return results;
 }
 
+// A study part whose sweep crosses filter sizes 3 and 5 with strides 1 and 2, two seeds a
+// point, with these accuracies (in point order: kernel, stride, seed), and an L2 variant.
+StudyPartResults study_part(const std::vector<SweepPoint>& points,
+                            const std::vector<double>& accuracies, double plain, double l2) {
+  StudyPartResults part;
+  part.part.title = "MNIST";
+  part.model.status = RunStatus::kTrained;
+  part.model.metrics = {{"test_accuracy", plain}};
+  part.l2 = part.model;
+  part.l2->metrics = {{"test_accuracy", l2}};
+  for (const auto& r : results_of(points, accuracies)) part.sweep.push_back(r);
+  return part;
+}
+
+TEST_F(SweepTest, ConclusionsAreTestedAgainstTheSpreadOverSeeds) {
+  const auto points =
+      expand_sweep(parse("[grid]\n\"model.layers.Conv*.kernel\" = [3, 5]\n"
+                         "\"model.layers.Conv*.stride\" = [1, 2]\n\"train.seed\" = [0, 1]\n"));
+  ASSERT_EQ(points.size(), 8u);
+  // Seeds 0.002 apart at every point: a margin of 2·0.002/√2 = 0.0028.
+  const std::string as_the_study = conclusions_html(
+      {study_part(points, {0.980, 0.982, 0.950, 0.952, 0.981, 0.983, 0.950, 0.952}, 0.98, 0.97)});
+  EXPECT_NE(as_the_study.find("a span of 0.0010; the noise margin is 0.0028"), std::string::npos)
+      << as_the_study;
+  EXPECT_NE(as_the_study.find("0.9810 at stride 1, 0.9510 at stride 2"), std::string::npos);
+  EXPECT_EQ(as_the_study.find("Not reproduced"), std::string::npos) << as_the_study;
+  EXPECT_EQ(as_the_study.find("Not decided"), std::string::npos) << as_the_study;
+
+  // Filter size that matters, stride that helps, L2 that helps: none reproduced.
+  const std::string against = conclusions_html(
+      {study_part(points, {0.980, 0.982, 0.990, 0.992, 0.990, 0.992, 0.950, 0.952}, 0.97, 0.98)});
+  for (const char* claim :
+       {"Filter size makes little difference.", "Accuracy falls as stride rises.",
+        "MNIST: L2 does not raise accuracy."}) {
+    const auto at = against.find(claim);
+    ASSERT_NE(at, std::string::npos) << claim;
+    const auto verdict = against.find("</li>", at);
+    EXPECT_NE(against.substr(at, verdict - at).find(">Not reproduced.<"), std::string::npos)
+        << claim << "\n"
+        << against;
+  }
+
+  // One seed a point: no margin, so the sweep's conclusions are not decided.
+  const auto one_seed = expand_sweep(parse(
+      "[grid]\n\"model.layers.Conv*.kernel\" = [3, 5]\n\"model.layers.Conv*.stride\" = [1, 2]\n"));
+  const std::string undecided =
+      conclusions_html({study_part(one_seed, {0.98, 0.95, 0.981, 0.95}, 0.98, 0.97)});
+  EXPECT_NE(undecided.find("there is no noise margin"), std::string::npos) << undecided;
+  EXPECT_NE(undecided.find(">Not decided.<"), std::string::npos) << undecided;
+  EXPECT_NE(undecided.find(">Reproduced (by sign alone).<"), std::string::npos) << undecided;
+}
+
 TEST_F(SweepTest, SeedsAreAveragedAndTheFindingsFollowEachAxis) {
   const auto points = expand_sweep(
       parse("[grid]\n\"model.layers.Conv*.stride\" = [1, 2, 3]\n\"train.seed\" = [0, 1]\n"));

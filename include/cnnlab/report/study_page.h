@@ -36,6 +36,12 @@ std::string sweep_findings(const std::vector<SweepGroup>& groups);
 /// "With L2, 61.0% of Dense.weight values lie within ±0.01, against 23.0% without …".
 std::string l2_findings(const RunAnalysis& plain, const RunAnalysis& l2);
 
+/// The study's conclusions, each tested on the runs (filter size barely matters, accuracy falls
+/// as stride rises, L2 does not raise accuracy, L2 pulls weights toward zero): a list with the
+/// figures and a verdict, "Reproduced", "Not reproduced" or "Not decided", against twice the
+/// pooled spread over the sweep's seeds. Empty when nothing can be tested.
+std::string conclusions_html(const std::vector<StudyPartResults>& parts);
+
 /// The study's report: results beside the study's numbers, then per part (numbered 1, 2, …) its
 /// preprocessing (where it augments), training curves and sweep, examples, feature maps and L2
 /// comparison, each with sentences computed from the results. Links to the runs' reports are
