@@ -64,8 +64,10 @@ void fuzz_config(const std::uint8_t* data, std::size_t size) {
   if (to_toml(again) != written) {
     throw std::logic_error("to_toml/parse_config do not round-trip:\n" + written);
   }
-  // A model the config describes is checked for shape on an MNIST-sized input.
-  config.model.input = {1, 28, 28};
+  // A model the config describes is checked for shape on its dataset's input (CIFAR-10's, or
+  // MNIST's for the others).
+  config.model.input = config.data.dataset() == "cifar10" ? std::array<int64_t, 3>{3, 32, 32}
+                                                          : std::array<int64_t, 3>{1, 28, 28};
   config.model.num_classes = 10;
   (void)infer_shapes(config.model);
   (void)forward_flops(config.model);

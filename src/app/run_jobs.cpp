@@ -82,7 +82,7 @@ EvalResult evaluate_run(const RunDir& run_dir, const std::string& checkpoint,
   apply_thread_setting(run.config.threads);
   const Dataset test = load_test_set(run.config.data, root, loading);
   return evaluate(run.network, test, run.normalization, run.config.train.eval_batch_size(),
-                  run.config.train.precision(), nullptr, progress);
+                  run.config.train.precision(), nullptr, progress, run.config.train.tta());
 }
 
 std::vector<FilePrediction> predict_run(const RunDir& run_dir, const std::vector<fs::path>& files,

@@ -234,13 +234,23 @@ DataOptions read_data(Section& s) {
   return d;
 }
 
+// The options of a layer with a kernel: how it starts, whether and how fast it trains.
+void read_weights_options(Section& s, LayerSpec& layer) {
+  layer.kernel_initializer = parse_initializer(
+      s.get<std::string>("kernel_initializer", "glorot_uniform"), s.where("kernel_initializer"));
+  layer.trainable = s.get<bool>("trainable", true);
+  layer.kernel_trainable = s.get<bool>("kernel_trainable", true);
+  layer.trainable_epochs = s.get<int64_t>("trainable_epochs", 0);
+  layer.lr_multiplier = s.get<double>("lr_multiplier", 1.0);
+}
+
 LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
   LayerSpec layer;
   const toml::node* type_node = s.node("type");
   if (type_node == nullptr) {
     throw ConfigError(
-        fmt::format("{}: missing 'type' (conv2d, maxpool, avgpool, batchnorm, "
-                    "dropout, flatten or dense)",
+        fmt::format("{}: missing 'type' (conv2d, maxpool, avgpool, global_avgpool, "
+                    "global_maxpool, batchnorm, dropout, flatten, dense or rescaling)",
                     where));
   }
   layer.type = parse_layer_type(s.get<std::string>("type", ""), s.where("type"));
@@ -264,6 +274,7 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
           parse_activation(s.get<std::string>("activation", "linear"), s.where("activation"));
       layer.l2 = s.get<double>("l2", default_l2);
       layer.use_bias = s.get<bool>("use_bias", true);
+      read_weights_options(s, layer);
       break;
     case LayerType::kMaxPool:
     case LayerType::kAvgPool:
@@ -273,7 +284,21 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
       break;
     case LayerType::kGlobalAvgPool:
     case LayerType::kGlobalMaxPool:
+      break;
     case LayerType::kBatchNorm:
+      layer.momentum = s.get<double>("momentum", 0.99);
+      layer.epsilon = s.get<double>("epsilon", 1e-3);
+      layer.center = s.get<bool>("center", true);
+      layer.scale = s.get<bool>("scale", true);
+      layer.activation =
+          parse_activation(s.get<std::string>("activation", "linear"), s.where("activation"));
+      layer.trainable = s.get<bool>("trainable", true);
+      layer.trainable_epochs = s.get<int64_t>("trainable_epochs", 0);
+      layer.lr_multiplier = s.get<double>("lr_multiplier", 1.0);
+      break;
+    case LayerType::kRescaling:
+      layer.scale_factor = s.get<double>("scale", 1.0);
+      layer.offset = s.get<double>("offset", 0.0);
       break;
     case LayerType::kFlatten:
       layer.data_format = parse_data_format(s.get<std::string>("data_format", "channels_first"),
@@ -288,10 +313,33 @@ LayerSpec read_layer(Section& s, const std::string& where, double default_l2) {
           parse_activation(s.get<std::string>("activation", "linear"), s.where("activation"));
       layer.l2 = s.get<double>("l2", default_l2);
       layer.use_bias = s.get<bool>("use_bias", true);
+      read_weights_options(s, layer);
       break;
   }
   if (layer.l2 < 0) {
     throw ConfigError(fmt::format("{}: expected l2 ≥ 0, found {}", s.where("l2"), layer.l2));
+  }
+  if (!(layer.lr_multiplier >= 0)) {
+    throw ConfigError(fmt::format("{}: expected lr_multiplier ≥ 0, found {}",
+                                  s.where("lr_multiplier"), layer.lr_multiplier));
+  }
+  if (layer.trainable_epochs < 0) {
+    throw ConfigError(fmt::format("{}: expected trainable_epochs ≥ 0 (0: throughout), found {}",
+                                  s.where("trainable_epochs"), layer.trainable_epochs));
+  }
+  if (!(layer.momentum >= 0 && layer.momentum <= 1)) {
+    throw ConfigError(fmt::format("{}: expected momentum in [0, 1], found {}", s.where("momentum"),
+                                  layer.momentum));
+  }
+  if (!(layer.epsilon > 0)) {
+    throw ConfigError(
+        fmt::format("{}: expected epsilon > 0, found {}", s.where("epsilon"), layer.epsilon));
+  }
+  if (layer.type == LayerType::kDense && (layer.kernel_initializer == Initializer::kDirac ||
+                                          layer.kernel_initializer == Initializer::kWhitening)) {
+    throw ConfigError(fmt::format("{}: kernel_initializer '{}' is for conv2d layers",
+                                  s.where("kernel_initializer"),
+                                  initializer_name(layer.kernel_initializer)));
   }
   s.reject_unknown(fmt::format("a {} layer", layer_type_name(layer.type)));
   return layer;
@@ -349,6 +397,18 @@ Options validated(Options options, const Section& s) {
   return options;
 }
 
+bool parse_weight_decay_form(const std::string& text, const std::string& where) {
+  if (text == "coupled" || text == "decoupled") return text == "decoupled";
+  throw ConfigError(fmt::format(
+      "{}: unknown weight decay form '{}': expected one of coupled, decoupled", where, text));
+}
+
+bool parse_anneal(const std::string& text, const std::string& where) {
+  if (text == "cos" || text == "linear") return text == "linear";
+  throw ConfigError(
+      fmt::format("{}: unknown anneal '{}': expected one of cos, linear", where, text));
+}
+
 TrainerOptions read_train(Section& s, RunConfig& config) {
   TrainerOptions t;
   OptimizerOptions o;
@@ -362,7 +422,15 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .eps(s.get<double>("eps", o.eps()))
       .keras_epsilon(parse_eps_form(s.get<std::string>("eps_form", "pytorch"), s.where("eps_form")))
       .momentum(s.get<double>("momentum", o.momentum()))
-      .nesterov(s.get<bool>("nesterov", o.nesterov()));
+      .nesterov(s.get<bool>("nesterov", o.nesterov()))
+      .decoupled_weight_decay(parse_weight_decay_form(
+          s.get<std::string>("weight_decay_form", "coupled"), s.where("weight_decay_form")));
+  if (o.decoupled_weight_decay() && o.kind() != OptimizerKind::kSgd) {
+    throw ConfigError(fmt::format(
+        "{}: 'decoupled' is for sgd, and train.optimizer is {}: Adam's decoupled weight decay is "
+        "optimizer = \"adamw\"",
+        s.where("weight_decay_form"), optimizer_name(o.kind())));
+  }
   if (!(o.lr() > 0)) {
     throw ConfigError(
         fmt::format("{}: expected a learning rate > 0, found {}", s.where("lr"), o.lr()));
@@ -380,6 +448,8 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .gamma(s.get<double>("gamma", sch.gamma()))
       .final_ratio(s.get<double>("final_ratio", sch.final_ratio()))
       .pct_start(s.get<double>("pct_start", sch.pct_start()))
+      .start_ratio(s.get<double>("start_ratio", sch.start_ratio()))
+      .linear_anneal(parse_anneal(s.get<std::string>("anneal", "cos"), s.where("anneal")))
       .plateau_monitor(s.get<std::string>("plateau_monitor", sch.plateau_monitor()))
       .plateau_patience(s.get<int64_t>("plateau_patience", sch.plateau_patience()))
       .plateau_min_delta(s.get<double>("plateau_min_delta", sch.plateau_min_delta()))
@@ -401,7 +471,11 @@ TrainerOptions read_train(Section& s, RunConfig& config) {
       .device(s.get<std::string>("device", t.device()))
       .sync_every_steps(s.get<int64_t>("sync_every_steps", t.sync_every_steps()))
       .cuda_graphs(s.get<bool>("cuda_graphs", t.cuda_graphs()))
-      .sync_batchnorm(s.get<bool>("sync_batchnorm", t.sync_batchnorm()));
+      .sync_batchnorm(s.get<bool>("sync_batchnorm", t.sync_batchnorm()))
+      .lookahead(LookaheadOptions()
+                     .every(s.get<int64_t>("lookahead_every", t.lookahead().every()))
+                     .decay(s.get<double>("lookahead_decay", t.lookahead().decay())))
+      .tta(parse_tta(s.get<std::string>("tta", tta_name(t.tta())), s.where("tta")));
   check_device_spelling(t.device(), s.where("device"));
   const int64_t seed = s.get<int64_t>("seed", 0);
   if (seed < 0)
@@ -427,6 +501,7 @@ AugmentOptions read_augment(Section& s) {
       .fill_mode(parse_fill_mode(s.get<std::string>("fill_mode", fill_mode_name(a.fill_mode())),
                                  s.where("fill_mode")))
       .cval(s.get<double>("cval", a.cval()))
+      .alternating_flip(s.get<bool>("alternating_flip", a.alternating_flip()))
       .crop_padding(s.get<int64_t>("crop_padding", a.crop_padding()))
       .cutout(s.get<int64_t>("cutout", a.cutout()));
   return validated(a, s);
@@ -521,6 +596,18 @@ RunConfig load_config_file(const fs::path& path, const std::vector<std::string>&
   return parse_config(read_config_text(path, "config file"), path.string(), overrides);
 }
 
+namespace {
+
+void write_weights_options(const LayerSpec& l, toml::table& t) {
+  t.insert("kernel_initializer", initializer_name(l.kernel_initializer));
+  t.insert("trainable", l.trainable);
+  t.insert("kernel_trainable", l.kernel_trainable);
+  t.insert("trainable_epochs", l.trainable_epochs);
+  t.insert("lr_multiplier", l.lr_multiplier);
+}
+
+}  // namespace
+
 std::string to_toml(const RunConfig& c) {
   auto numbers = [](const std::vector<double>& values) {
     toml::array array;
@@ -567,12 +654,15 @@ std::string to_toml(const RunConfig& c) {
                     {"eps_form", o.keras_epsilon() ? "keras" : "pytorch"},
                     {"momentum", o.momentum()},
                     {"nesterov", o.nesterov()},
+                    {"weight_decay_form", o.decoupled_weight_decay() ? "decoupled" : "coupled"},
                     {"schedule", schedule_name(s.kind())},
                     {"warmup_epochs", s.warmup_epochs()},
                     {"step_epochs", s.step_epochs()},
                     {"gamma", s.gamma()},
                     {"final_ratio", s.final_ratio()},
                     {"pct_start", s.pct_start()},
+                    {"start_ratio", s.start_ratio()},
+                    {"anneal", s.linear_anneal() ? "linear" : "cos"},
                     {"plateau_monitor", s.plateau_monitor()},
                     {"plateau_patience", s.plateau_patience()},
                     {"plateau_min_delta", s.plateau_min_delta()},
@@ -590,7 +680,10 @@ std::string to_toml(const RunConfig& c) {
                     {"cuda_graphs", c.train.cuda_graphs()},
                     {"sync_batchnorm", c.train.sync_batchnorm()},
                     {"prefetch", c.train.prefetch()},
-                    {"nonfinite_loss", nonfinite_loss_name(c.train.nonfinite_loss())}};
+                    {"nonfinite_loss", nonfinite_loss_name(c.train.nonfinite_loss())},
+                    {"lookahead_every", c.train.lookahead().every()},
+                    {"lookahead_decay", c.train.lookahead().decay()},
+                    {"tta", tta_name(c.train.tta())}};
   const auto& a = c.train.augment();
   toml::table augment{{"rotation_range", a.rotation_range()},
                       {"width_shift_range", a.width_shift_range()},
@@ -598,6 +691,7 @@ std::string to_toml(const RunConfig& c) {
                       {"shear_range", a.shear_range()},
                       {"zoom_range", a.zoom_range()},
                       {"horizontal_flip", a.horizontal_flip()},
+                      {"alternating_flip", a.alternating_flip()},
                       {"vertical_flip", a.vertical_flip()},
                       {"fill_mode", fill_mode_name(a.fill_mode())},
                       {"cval", a.cval()},
@@ -622,6 +716,7 @@ std::string to_toml(const RunConfig& c) {
         t.insert("activation", activation_name(l.activation));
         if (l.l2 != common_l2) t.insert("l2", l.l2);
         t.insert("use_bias", l.use_bias);
+        write_weights_options(l, t);
         break;
       case LayerType::kMaxPool:
       case LayerType::kAvgPool:
@@ -631,7 +726,20 @@ std::string to_toml(const RunConfig& c) {
         break;
       case LayerType::kGlobalAvgPool:
       case LayerType::kGlobalMaxPool:
+        break;
       case LayerType::kBatchNorm:
+        t.insert("momentum", l.momentum);
+        t.insert("epsilon", l.epsilon);
+        t.insert("center", l.center);
+        t.insert("scale", l.scale);
+        t.insert("activation", activation_name(l.activation));
+        t.insert("trainable", l.trainable);
+        t.insert("trainable_epochs", l.trainable_epochs);
+        t.insert("lr_multiplier", l.lr_multiplier);
+        break;
+      case LayerType::kRescaling:
+        t.insert("scale", l.scale_factor);
+        t.insert("offset", l.offset);
         break;
       case LayerType::kFlatten:
         t.insert("data_format", data_format_name(l.data_format));
@@ -644,6 +752,7 @@ std::string to_toml(const RunConfig& c) {
         t.insert("activation", activation_name(l.activation));
         if (l.l2 != common_l2) t.insert("l2", l.l2);
         t.insert("use_bias", l.use_bias);
+        write_weights_options(l, t);
         break;
     }
     layers.push_back(std::move(t));

@@ -177,6 +177,28 @@ void validate(const AugmentOptions& o) {
   check(std::isfinite(o.cval()), "cval", "a finite number", o.cval());
   check(o.crop_padding() >= 0, "crop_padding", "pixels ≥ 0", static_cast<double>(o.crop_padding()));
   check(o.cutout() >= 0, "cutout", "pixels ≥ 0", static_cast<double>(o.cutout()));
+  if (o.alternating_flip() && !o.horizontal_flip()) {
+    throw ConfigError(
+        "augment.alternating_flip: alternates horizontal flips, and horizontal_flip is false: "
+        "set horizontal_flip = true too");
+  }
+}
+
+torch::Tensor alternating_flips(const torch::Tensor& index, int64_t epoch, uint64_t seed) {
+  const auto indices = index.to(torch::kCPU, torch::kInt64).contiguous();
+  auto flips = torch::empty({indices.size(0)}, torch::kBool);
+  const int64_t* in = indices.data_ptr<int64_t>();
+  bool* out = flips.data_ptr<bool>();
+  for (int64_t i = 0; i < indices.size(0); ++i) {
+    // SplitMix64's finaliser of (seed, image): a fixed coin per image, flipped every epoch.
+    uint64_t z =
+        seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(in[i]) + 0x632BE59BD9B4E019ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    out[i] = ((z & 1) != 0) != (epoch % 2 == 1);
+  }
+  return flips;
 }
 
 AugmentParams AugmentParams::identity(int64_t n) {

@@ -186,10 +186,13 @@ std::string pytorch_module_source(const ModelSpec& spec, const ExportInfo& info)
         break;
       }
       case LayerType::kBatchNorm:
-        // Keras' momentum 0.99 is PyTorch's 0.01; Keras' epsilon 1e-3.
-        module = fmt::format("nn.BatchNorm{}d({}, eps=1e-3, momentum=0.01)", in.size() == 3 ? 2 : 1,
-                             in[0]);
+        // Keras' momentum (the share kept) is 1 − PyTorch's (the share replaced).
+        module = fmt::format("nn.BatchNorm{}d({}, eps={}, momentum={})", in.size() == 3 ? 2 : 1,
+                             in[0], s.epsilon, 1 - s.momentum);
         value = ref + "(x)";
+        break;
+      case LayerType::kRescaling:
+        value = fmt::format("x * {} + {}", s.scale_factor, s.offset);
         break;
       case LayerType::kDropout:
         module = fmt::format("nn.Dropout({})", s.rate);

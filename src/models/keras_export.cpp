@@ -67,8 +67,20 @@ std::string keras_layer(const LayerSpec& s) {
     case LayerType::kGlobalMaxPool:
     case LayerType::kFlatten:
       return fmt::format("layers.{}(name={})", layer_keras_name(s.type), name);
-    case LayerType::kBatchNorm:
-      return fmt::format("layers.BatchNormalization(momentum=0.99, epsilon=1e-3, name={})", name);
+    case LayerType::kBatchNorm: {
+      // Keras' batch norm has no activation: a layer of its own follows.
+      std::string text = fmt::format(
+          "layers.BatchNormalization(momentum={}, epsilon={}, center={}, scale={}, name={})",
+          s.momentum, s.epsilon, s.center ? "True" : "False", s.scale ? "True" : "False", name);
+      if (s.activation != Activation::kLinear) {
+        text += fmt::format(",\n        layers.Activation({}, name={})",
+                            keras_activation(s.activation), quoted(s.name + "_activation"));
+      }
+      return text;
+    }
+    case LayerType::kRescaling:
+      return fmt::format("layers.Rescaling({}, offset={}, name={})", s.scale_factor, s.offset,
+                         name);
     case LayerType::kDropout:
       return fmt::format("layers.Dropout({}, name={})", s.rate, name);
     case LayerType::kDense:
@@ -181,8 +193,8 @@ std::vector<KerasLayer> keras_weights(NetworkImpl& network) {
         break;
       }
       case LayerType::kBatchNorm:
-        add("gamma", parameter(s.name + ".weight"));
-        add("beta", parameter(s.name + ".bias"));
+        if (s.scale) add("gamma", parameter(s.name + ".weight"));
+        if (s.center) add("beta", parameter(s.name + ".bias"));
         add("moving_mean", cpu_float(buffers[s.name + ".running_mean"]));
         add("moving_variance", cpu_float(buffers[s.name + ".running_var"]));
         break;

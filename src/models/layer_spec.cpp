@@ -25,7 +25,8 @@ const NameTable<LayerType>& layer_type_names() {
                                              {"batchnorm", LayerType::kBatchNorm},
                                              {"dropout", LayerType::kDropout},
                                              {"flatten", LayerType::kFlatten},
-                                             {"dense", LayerType::kDense}};
+                                             {"dense", LayerType::kDense},
+                                             {"rescaling", LayerType::kRescaling}};
   return table;
 }
 
@@ -49,6 +50,16 @@ const NameTable<Padding>& padding_names() {
 const NameTable<DataFormat>& data_format_names() {
   static const NameTable<DataFormat> table = {{"channels_first", DataFormat::kChannelsFirst},
                                               {"channels_last", DataFormat::kChannelsLast}};
+  return table;
+}
+
+const NameTable<Initializer>& initializer_names() {
+  static const NameTable<Initializer> table = {{"glorot_uniform", Initializer::kGlorotUniform},
+                                               {"he_uniform", Initializer::kHeUniform},
+                                               {"lecun_uniform", Initializer::kLecunUniform},
+                                               {"pytorch", Initializer::kPyTorch},
+                                               {"dirac", Initializer::kDirac},
+                                               {"whitening", Initializer::kWhitening}};
   return table;
 }
 
@@ -82,6 +93,12 @@ int64_t window_output(int64_t in, int64_t window, int64_t stride, Padding paddin
   return in < window ? 0 : (in - window) / stride + 1;
 }
 
+// Parameters that train at the start of the run (a layer frozen later still counts).
+int64_t trainable_count(const LayerSpec& layer, int64_t kernel, int64_t bias) {
+  if (!layer.trainable) return 0;
+  return (layer.kernel_trainable ? kernel : 0) + bias;
+}
+
 std::pair<int64_t, int64_t> same_padding(int64_t in, int64_t window, int64_t stride) {
   const int64_t out = (in + stride - 1) / stride;
   const int64_t total = std::max<int64_t>((out - 1) * stride + window - in, 0);
@@ -96,6 +113,9 @@ const char* activation_name(Activation activation) {
 }
 const char* padding_name(Padding padding) { return name_in(padding_names(), padding); }
 const char* data_format_name(DataFormat format) { return name_in(data_format_names(), format); }
+const char* initializer_name(Initializer initializer) {
+  return name_in(initializer_names(), initializer);
+}
 
 const char* layer_keras_name(LayerType type) {
   switch (type) {
@@ -117,6 +137,8 @@ const char* layer_keras_name(LayerType type) {
       return "Flatten";
     case LayerType::kDense:
       return "Dense";
+    case LayerType::kRescaling:
+      return "Rescaling";
   }
   return "?";
 }
@@ -133,12 +155,15 @@ Padding parse_padding(const std::string& text, const std::string& where) {
 DataFormat parse_data_format(const std::string& text, const std::string& where) {
   return parse_in(data_format_names(), text, where, "data format");
 }
+Initializer parse_initializer(const std::string& text, const std::string& where) {
+  return parse_in(initializer_names(), text, where, "initializer");
+}
 
 std::vector<std::string> default_layer_names(const std::vector<LayerType>& types) {
   int dense_total = 0;
   for (LayerType t : types) dense_total += t == LayerType::kDense;
   std::vector<std::string> names;
-  int conv = 0, pool = 0, global = 0, norm = 0, dropout = 0, flatten = 0, dense = 0;
+  int conv = 0, pool = 0, global = 0, norm = 0, dropout = 0, flatten = 0, dense = 0, scale = 0;
   for (LayerType t : types) {
     switch (t) {
       case LayerType::kConv2d:
@@ -171,6 +196,9 @@ std::vector<std::string> default_layer_names(const std::vector<LayerType>& types
           names.push_back(dense_total == 2 ? "Dense" : fmt::format("Dense{}", dense));
         }
         break;
+      case LayerType::kRescaling:
+        names.push_back(fmt::format("Rescaling{}", ++scale));
+        break;
     }
   }
   return names;
@@ -197,6 +225,16 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
     }
     if (layer.l2 < 0)
       throw ConfigError(fmt::format("{}: l2 must be ≥ 0, found {}", where, layer.l2));
+    if (!(layer.lr_multiplier >= 0) || layer.trainable_epochs < 0) {
+      throw ConfigError(
+          fmt::format("{}: expected lr_multiplier ≥ 0 and trainable_epochs ≥ 0, found {} and {}",
+                      where, layer.lr_multiplier, layer.trainable_epochs));
+    }
+    if (layer.type == LayerType::kDense && (layer.kernel_initializer == Initializer::kDirac ||
+                                            layer.kernel_initializer == Initializer::kWhitening)) {
+      throw ConfigError(fmt::format("{}: kernel_initializer '{}' is for conv2d layers", where,
+                                    initializer_name(layer.kernel_initializer)));
+    }
     for (int64_t size : {layer.filters, layer.units, layer.kernel[0], layer.kernel[1],
                          layer.stride[0], layer.stride[1]}) {
       if (size > kMaxLayerSize) {
@@ -253,21 +291,40 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
           out.pad = {left, right, top, bottom};
         }
         const int64_t channels = conv ? layer.filters : shape[0];
+        const int64_t patch = shape[0] * layer.kernel[0] * layer.kernel[1];
+        if (conv && layer.kernel_initializer == Initializer::kWhitening && layer.filters != patch &&
+            layer.filters != 2 * patch) {
+          throw ConfigError(fmt::format(
+              "{}: a whitening kernel has one filter per value of a {}x{}x{} patch, or two (each "
+              "with its negative): expected filters = {} or {}, found {}",
+              where, shape[0], layer.kernel[0], layer.kernel[1], patch, 2 * patch, layer.filters));
+        }
         out.output = {channels, oh, ow};
         if (conv) {
-          out.params =
-              times(times(times(layer.filters, shape[0]), layer.kernel[0]), layer.kernel[1]) +
-              (layer.use_bias ? layer.filters : 0);
-          out.trainable_params = out.params;
+          const int64_t kernel =
+              times(times(times(layer.filters, shape[0]), layer.kernel[0]), layer.kernel[1]);
+          const int64_t bias = layer.use_bias ? layer.filters : 0;
+          out.params = kernel + bias;
+          out.trainable_params = trainable_count(layer, kernel, bias);
         }
         break;
       }
       case LayerType::kBatchNorm: {
+        if (!(layer.momentum >= 0 && layer.momentum <= 1) || !(layer.epsilon > 0)) {
+          throw ConfigError(fmt::format(
+              "{}: expected momentum in [0, 1] and epsilon > 0, found momentum {} and epsilon {}",
+              where, layer.momentum, layer.epsilon));
+        }
         out.output = shape;
-        out.trainable_params = 2 * shape[0];
-        out.params = 4 * shape[0];
+        // Keras counts what the layer has: γ and β where learnt, and the two running statistics.
+        const int64_t learnt = (layer.center ? shape[0] : 0) + (layer.scale ? shape[0] : 0);
+        out.trainable_params = layer.trainable ? learnt : 0;
+        out.params = learnt + 2 * shape[0];
         break;
       }
+      case LayerType::kRescaling:
+        out.output = shape;
+        break;
       case LayerType::kDropout: {
         if (!(layer.rate >= 0 && layer.rate < 1)) {
           throw ConfigError(
@@ -305,8 +362,10 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec) {
           throw ConfigError(fmt::format("{}: units must be > 0, found {}", where, layer.units));
         }
         out.output = {units};
-        out.params = times(shape[0], units) + (layer.use_bias ? units : 0);
-        out.trainable_params = out.params;
+        const int64_t kernel = times(shape[0], units);
+        const int64_t bias = layer.use_bias ? units : 0;
+        out.params = kernel + bias;
+        out.trainable_params = trainable_count(layer, kernel, bias);
         break;
       }
     }
@@ -347,6 +406,13 @@ std::string architecture_fingerprint(const ModelSpec& spec) {
     if (l.type == LayerType::kFlatten && l.data_format == DataFormat::kChannelsLast) {
       text += ":channels_last";
     }
+    // Likewise batch norm's options other than Keras' defaults, and rescaling's factors.
+    if (l.type == LayerType::kBatchNorm &&
+        (l.momentum != 0.99 || l.epsilon != 1e-3 || !l.center || !l.scale)) {
+      text +=
+          fmt::format(":m{}:e{}:c{}:s{}", l.momentum, l.epsilon, l.center ? 1 : 0, l.scale ? 1 : 0);
+    }
+    if (l.type == LayerType::kRescaling) text += fmt::format(":x{}+{}", l.scale_factor, l.offset);
   }
   return text;
 }
@@ -354,15 +420,22 @@ std::string architecture_fingerprint(const ModelSpec& spec) {
 bool layer_takes_option(LayerType type, const std::string& option) {
   static const std::map<LayerType, std::set<std::string>> kOptions{
       {LayerType::kConv2d,
-       {"filters", "kernel", "stride", "padding", "activation", "l2", "use_bias"}},
+       {"filters", "kernel", "stride", "padding", "activation", "l2", "use_bias",
+        "kernel_initializer", "trainable", "kernel_trainable", "trainable_epochs",
+        "lr_multiplier"}},
       {LayerType::kMaxPool, {"size", "stride", "padding"}},
       {LayerType::kAvgPool, {"size", "stride", "padding"}},
-      {LayerType::kBatchNorm, {}},
+      {LayerType::kBatchNorm,
+       {"momentum", "epsilon", "center", "scale", "activation", "trainable", "trainable_epochs",
+        "lr_multiplier"}},
+      {LayerType::kRescaling, {"scale", "offset"}},
       {LayerType::kGlobalAvgPool, {}},
       {LayerType::kGlobalMaxPool, {}},
       {LayerType::kFlatten, {"data_format"}},
       {LayerType::kDropout, {"rate"}},
-      {LayerType::kDense, {"units", "activation", "l2", "use_bias"}},
+      {LayerType::kDense,
+       {"units", "activation", "l2", "use_bias", "kernel_initializer", "trainable",
+        "kernel_trainable", "trainable_epochs", "lr_multiplier"}},
   };
   if (option == "type" || option == "name") return true;
   return kOptions.at(type).count(option) > 0;

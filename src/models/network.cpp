@@ -1,5 +1,7 @@
 #include "cnnlab/models/network.h"
 
+#include <algorithm>
+
 namespace cnnlab {
 
 namespace F = torch::nn::functional;
@@ -43,7 +45,63 @@ void glorot_uniform_(torch::Tensor& weight) {
   weight.uniform_(-limit, limit);
 }
 
+void uniform_(torch::Tensor& weight, double limit) {
+  torch::NoGradGuard no_grad;
+  weight.uniform_(-limit, limit);
+}
+
+void initialize_kernel_(torch::Tensor& weight, Initializer initializer) {
+  const int64_t receptive = weight.dim() > 2 ? weight[0][0].numel() : 1;
+  const double fan_in = static_cast<double>(weight.size(1) * receptive);
+  switch (initializer) {
+    case Initializer::kGlorotUniform:
+      glorot_uniform_(weight);
+      break;
+    case Initializer::kHeUniform:
+      uniform_(weight, std::sqrt(6.0 / fan_in));
+      break;
+    case Initializer::kLecunUniform:
+      uniform_(weight, std::sqrt(3.0 / fan_in));
+      break;
+    case Initializer::kPyTorch:
+    case Initializer::kWhitening:  // until initialize_from_data() sets it
+      uniform_(weight, 1.0 / std::sqrt(fan_in));
+      break;
+    case Initializer::kDirac: {
+      uniform_(weight, 1.0 / std::sqrt(fan_in));
+      torch::NoGradGuard no_grad;
+      const int64_t n = std::min(weight.size(0), weight.size(1));
+      auto identity = weight.slice(0, 0, n);
+      identity.zero_();
+      const int64_t ch = weight.size(2) / 2, cw = weight.size(3) / 2;
+      for (int64_t i = 0; i < n; ++i) identity[i][i][ch][cw] = 1.0;
+      break;
+    }
+  }
+}
+
 }  // namespace
+
+torch::Tensor whitening_kernel(const torch::Tensor& images, const std::array<int64_t, 2>& kernel,
+                               int64_t filters, double epsilon) {
+  torch::NoGradGuard no_grad;
+  const int64_t c = images.size(1), kh = kernel[0], kw = kernel[1];
+  const int64_t d = c * kh * kw;
+  // Every kh×kw patch at stride 1, flattened in the kernel's (channel, row, column) order.
+  const auto patches = images.to(torch::kFloat64)
+                           .unfold(2, kh, 1)
+                           .unfold(3, kw, 1)  // [N, C, H', W', kh, kw]
+                           .permute({0, 2, 3, 1, 4, 5})
+                           .reshape({-1, d});
+  const auto covariance = patches.t().matmul(patches) / static_cast<double>(patches.size(0));
+  const auto [eigenvalues, eigenvectors] = torch::linalg::eigh(covariance, "U");
+  // Largest eigenvalue first; each eigenvector scaled by 1/√(λ + ε).
+  const auto order = torch::arange(d - 1, -1, -1, torch::kLong);
+  const auto scale = torch::rsqrt(eigenvalues.index_select(0, order) + epsilon);
+  auto rows = eigenvectors.t().index_select(0, order) * scale.unsqueeze(1);
+  if (filters == 2 * d) rows = torch::cat({rows, -rows});
+  return rows.reshape({filters, c, kh, kw}).to(torch::kFloat32);
+}
 
 NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer_shapes(spec_)) {
   std::vector<int64_t> in(spec_.input.begin(), spec_.input.end());
@@ -62,7 +120,7 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
                            .bias(s.use_bias);
         if (symmetric) options.padding(torch::ExpandingArray<2>({pad[2], pad[0]}));
         auto conv = register_module(s.name, torch::nn::Conv2d(options));
-        glorot_uniform_(conv->weight);
+        initialize_kernel_(conv->weight, s.kernel_initializer);
         if (s.use_bias) torch::nn::init::zeros_(conv->bias);
         // Channels-last (NHWC) is the layout oneDNN's CPU convolutions, pooling and batch norm
         // run fastest in; a convolution's output takes its weight's layout. contiguous() would
@@ -89,9 +147,10 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
         break;
       }
       case LayerType::kBatchNorm:
-        // Keras' defaults: momentum 0.99 (PyTorch counts it the other way round), epsilon 1e-3.
-        layer.momentum = 0.01;
-        layer.eps = 1e-3;
+        // Keras' momentum is the share of the running statistics kept; PyTorch's the share
+        // replaced.
+        layer.momentum = 1 - s.momentum;
+        layer.eps = s.epsilon;
         {
           // The layer keeps its batch norm's tensors for the synchronised form.
           const auto keep = [&](const auto& bn) {
@@ -107,7 +166,13 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
           } else {
             keep(register_module(s.name, torch::nn::BatchNorm1d(options)));
           }
+          // Without center or scale, β stays 0 and γ 1: the weights exist (checkpoints and
+          // exports keep their shape) but never train.
+          if (!s.scale) layer.weight.set_requires_grad(false);
+          if (!s.center) layer.bias.set_requires_grad(false);
         }
+        break;
+      case LayerType::kRescaling:
         break;
       case LayerType::kDropout:
         layer.module = torch::nn::AnyModule(
@@ -121,12 +186,18 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
         auto linear = register_module(
             s.name, torch::nn::Linear(
                         torch::nn::LinearOptions(in[0], shapes_[i].output[0]).bias(s.use_bias)));
-        glorot_uniform_(linear->weight);
+        initialize_kernel_(linear->weight, s.kernel_initializer);
         if (s.use_bias) torch::nn::init::zeros_(linear->bias);
         layer.kernel = linear->weight;
         layer.module = torch::nn::AnyModule(linear);
         break;
       }
+    }
+    if (!s.trainable || !s.kernel_trainable) {
+      if (layer.kernel.defined()) layer.kernel.set_requires_grad(false);
+    }
+    if (!s.trainable && !layer.module.is_empty()) {
+      for (auto& p : layer.module.ptr()->parameters()) p.set_requires_grad(false);
     }
     layers_.push_back(std::move(layer));
     in = shapes_[i].output;
@@ -136,9 +207,17 @@ NetworkImpl::NetworkImpl(ModelSpec spec) : spec_(std::move(spec)), shapes_(infer
 torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
                                    std::vector<torch::Tensor>* activations) {
   torch::Tensor x = input.dim() == 4 ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
-  const std::size_t last = layers_.size() - 1;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    Layer& layer = layers_[i];
+    x = forward_layer(i, x);
+    if (activations != nullptr) activations->push_back(x);
+  }
+  return x;
+}
+
+torch::Tensor NetworkImpl::forward_layer(std::size_t i, torch::Tensor x) {
+  Layer& layer = layers_[i];
+  const std::size_t last = layers_.size() - 1;
+  {
     if (layer.needs_pad) {
       const auto& p = layer.pad;
       // Max pooling pads with -inf so the padding never wins, as TensorFlow does.
@@ -155,6 +234,9 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
       x = x.mean({2, 3});
     } else if (layer.spec->type == LayerType::kGlobalMaxPool) {
       x = x.amax({2, 3});
+    } else if (layer.spec->type == LayerType::kRescaling) {
+      x = layer.spec->offset == 0 ? x * layer.spec->scale_factor
+                                  : x * layer.spec->scale_factor + layer.spec->offset;
     } else if (layer.spec->type == LayerType::kBatchNorm && sum_over_processes_ && is_training()) {
       x = synchronized_batch_norm(x, layer);
     } else {
@@ -164,7 +246,6 @@ torch::Tensor NetworkImpl::forward(const torch::Tensor& input,
     const bool fresh =
         type == LayerType::kConv2d || type == LayerType::kDense || type == LayerType::kBatchNorm;
     x = activate(x, layer.spec->activation, i == last, fresh);
-    if (activations != nullptr) activations->push_back(x);
   }
   return x;
 }
@@ -197,6 +278,62 @@ torch::Tensor NetworkImpl::synchronized_batch_norm(const torch::Tensor& x, Layer
     layer.batches_tracked.add_(1);
   }
   return y.to(x.scalar_type());
+}
+
+std::vector<std::pair<double, std::vector<torch::Tensor>>>
+NetworkImpl::parameters_by_lr_multiplier() const {
+  std::vector<std::pair<double, std::vector<torch::Tensor>>> groups;
+  for (const Layer& layer : layers_) {
+    if (layer.module.is_empty() || layer.module.ptr()->parameters().empty()) continue;
+    const double multiplier = layer.spec->lr_multiplier;
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& g) { return g.first == multiplier; });
+    if (group == groups.end()) group = groups.insert(groups.end(), {multiplier, {}});
+    for (const auto& p : layer.module.ptr()->parameters()) group->second.push_back(p);
+  }
+  return groups;
+}
+
+bool NetworkImpl::freeze_finished_layers(int64_t epoch) {
+  bool froze = false;
+  for (Layer& layer : layers_) {
+    const int64_t epochs = layer.spec->trainable_epochs;
+    if (epochs == 0 || epoch < epochs || layer.module.is_empty()) continue;
+    for (auto& p : layer.module.ptr()->parameters()) {
+      if (!p.requires_grad()) continue;
+      p.set_requires_grad(false);
+      p.mutable_grad().reset();
+      froze = true;
+    }
+  }
+  return froze;
+}
+
+bool NetworkImpl::needs_data_initialization() const {
+  for (const Layer& layer : layers_) {
+    if (layer.spec->type == LayerType::kConv2d &&
+        layer.spec->kernel_initializer == Initializer::kWhitening) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void NetworkImpl::initialize_from_data(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = is_training();
+  eval();
+  torch::Tensor x = images.to(torch::kFloat32).contiguous(at::MemoryFormat::ChannelsLast);
+  const std::size_t last = layers_.size() - 1;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = layers_[i];
+    if (layer.spec->type == LayerType::kConv2d &&
+        layer.spec->kernel_initializer == Initializer::kWhitening) {
+      layer.kernel.copy_(whitening_kernel(x, layer.spec->kernel, layer.spec->filters));
+    }
+    if (i < last) x = forward_layer(i, x);
+  }
+  train(was_training);
 }
 
 torch::Tensor NetworkImpl::predict_proba(const torch::Tensor& x) {

@@ -152,8 +152,9 @@ RunAnalysis analyze_run(LoadedRun& run, const fs::path& run_dir, const DataRoot&
         test.height(), test.width()));
   }
   const auto& norm = run.normalization;
-  const auto probabilities = predict_probabilities(
-      network, test, norm, run.config.train.eval_batch_size(), run.config.train.precision());
+  const auto probabilities =
+      predict_probabilities(network, test, norm, run.config.train.eval_batch_size(),
+                            run.config.train.precision(), run.config.train.tta());
   const auto predicted = probabilities.argmax(1);
   const int64_t k = test.num_classes();
   a.test_count = test.size();

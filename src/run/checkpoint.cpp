@@ -12,6 +12,7 @@
 
 #include "cnnlab/error.h"
 #include "cnnlab/io/atomic_file.h"
+#include "cnnlab/training/lookahead.h"
 #include "cnnlab/training/optimizer.h"
 
 // A checkpoint is one file in the safetensors layout: an 8-byte little-endian header length, a
@@ -334,6 +335,16 @@ void restore_optimizer(CheckpointFile& file, NetworkImpl& network,
   for (auto& [key, state] : restored) states[key] = std::move(state);
 }
 
+// The names of averaged_weights(network), in its order.
+std::vector<std::string> averaged_weight_names(NetworkImpl& network) {
+  std::vector<std::string> names;
+  for (const auto& item : network.named_parameters()) names.push_back(item.key());
+  for (const auto& item : network.named_buffers()) {
+    if (item.value().is_floating_point()) names.push_back(item.key());
+  }
+  return names;
+}
+
 }  // namespace
 
 void save_checkpoint(const fs::path& path, NetworkImpl& network, torch::optim::Optimizer* optimizer,
@@ -363,6 +374,10 @@ void save_checkpoint(const fs::path& path, NetworkImpl& network, torch::optim::O
     meta["optimizer_steps"] = steps;
   }
   if (state.rng_state.defined()) tensors.emplace_back("rng_state", state.rng_state);
+  const auto averaged = averaged_weight_names(network);
+  for (std::size_t i = 0; i < state.lookahead.size() && i < averaged.size(); ++i) {
+    tensors.emplace_back("lookahead/" + averaged[i], state.lookahead[i]);
+  }
   write_atomically(path,
                    [&](const fs::path& tmp) { write_checkpoint_file(path, tmp, meta, tensors); });
 }
@@ -413,6 +428,14 @@ TrainingState load_checkpoint(const fs::path& path, NetworkImpl& network,
     // The saved state of LibTorch's CPU generator has the size of the current one.
     const auto current = at::detail::getDefaultCPUGenerator().get_state();
     state.rng_state = file.read("rng_state", torch::kUInt8, current.sizes());
+  }
+  const auto averaged = averaged_weight_names(network);
+  if (!averaged.empty() && file.has("lookahead/" + averaged.front())) {
+    const auto weights = averaged_weights(network);
+    for (std::size_t i = 0; i < averaged.size(); ++i) {
+      state.lookahead.push_back(
+          file.read("lookahead/" + averaged[i], weights[i].scalar_type(), weights[i].sizes()));
+    }
   }
   if (optimizer != nullptr) {
     try {

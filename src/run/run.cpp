@@ -84,7 +84,7 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
   ProcessGroup* group = trainer.process_group();
   result.test =
       evaluate(trainer.network(), data.test, data.normalization, config.train.eval_batch_size(),
-               config.train.precision(), group, callbacks.on_test_batch_end);
+               config.train.precision(), group, callbacks.on_test_batch_end, config.train.tta());
   if (group && group->rank() != 0) return result;
   nlohmann::json metrics = {
       {"test_accuracy", result.test.accuracy},

@@ -11,6 +11,10 @@ namespace cnnlab {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
+double line_between(double from, double to, double progress) {
+  return from + (to - from) * std::clamp(progress, 0.0, 1.0);
+}
+
 double cosine_between(double from, double to, double progress) {
   return to + (from - to) * 0.5 * (1.0 + std::cos(kPi * std::clamp(progress, 0.0, 1.0)));
 }
@@ -44,10 +48,11 @@ ScheduleKind parse_schedule(const std::string& text, const std::string& where) {
 
 void validate(const ScheduleOptions& options) {
   if (options.warmup_epochs() < 0 || !(options.step_epochs() > 0) || !(options.gamma() > 0) ||
-      options.final_ratio() < 0 || !(options.pct_start() > 0 && options.pct_start() < 1)) {
+      options.final_ratio() < 0 || !(options.pct_start() > 0 && options.pct_start() < 1) ||
+      !(options.start_ratio() >= 0)) {
     throw ConfigError(
         "train.schedule: options out of range: expected warmup_epochs ≥ 0, step_epochs > 0, "
-        "gamma > 0, final_ratio ≥ 0, 0 < pct_start < 1");
+        "gamma > 0, final_ratio ≥ 0, 0 < pct_start < 1, start_ratio ≥ 0");
   }
   check_monitor(options.plateau_monitor(), "train.plateau_monitor");
   if (options.kind() == ScheduleKind::kPlateau && !(options.gamma() < 1)) {
@@ -91,10 +96,12 @@ double lr_at(const ScheduleOptions& options, double lr, int64_t step, int64_t to
       break;
     }
     case ScheduleKind::kOneCycle: {
-      // Rises from lr/25 to lr over pct_start of training, then anneals to final_ratio·lr.
+      // Rises from start_ratio·lr to lr over pct_start of training, then anneals to
+      // final_ratio·lr, along half cosines or straight lines.
       const double rise = std::max(options.pct_start() * total, 1.0);
-      value = s < rise ? cosine_between(lr / 25.0, lr, s / rise)
-                       : cosine_between(lr, floor_lr, (s - rise) / std::max(total - rise, 1.0));
+      const auto between = options.linear_anneal() ? line_between : cosine_between;
+      value = s < rise ? between(lr * options.start_ratio(), lr, s / rise)
+                       : between(lr, floor_lr, (s - rise) / std::max(total - rise, 1.0));
       break;
     }
   }

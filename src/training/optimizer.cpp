@@ -34,6 +34,11 @@ OptimizerKind parse_optimizer(const std::string& text, const std::string& where)
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
                                                         const std::vector<torch::Tensor>& params) {
+  return make_optimizer(o, std::vector<ParameterGroup>{{params, 1.0}});
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
+                                                        const std::vector<ParameterGroup>& groups) {
   if (!(o.lr() > 0))
     throw ConfigError(fmt::format("train.lr: expected a value > 0, found {}", o.lr()));
   if (o.weight_decay() < 0) {
@@ -52,18 +57,45 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
         "train.eps_form: 'keras' places Adam's epsilon, and train.optimizer is sgd: use adam or "
         "adamw, or remove eps_form");
   }
+  if (o.decoupled_weight_decay() && o.kind() != OptimizerKind::kSgd) {
+    throw ConfigError(
+        "train.weight_decay_form: 'decoupled' is for sgd; Adam's decoupled weight decay is "
+        "train.optimizer = \"adamw\"");
+  }
+  for (const auto& group : groups) {
+    if (!(group.lr_multiplier >= 0)) {
+      throw ConfigError(
+          fmt::format("lr_multiplier: expected a value ≥ 0, found {}", group.lr_multiplier));
+    }
+  }
+  // One torch::optim group per parameter group, with its own learning rate (and weight decay).
+  const auto grouped = [&](auto defaults, auto&& set_decay) {
+    std::vector<torch::optim::OptimizerParamGroup> param_groups;
+    for (const auto& group : groups) {
+      auto options = std::make_unique<decltype(defaults)>(defaults);
+      options->lr(o.lr() * group.lr_multiplier);
+      set_decay(*options, group.lr_multiplier);
+      param_groups.emplace_back(group.params, std::move(options));
+    }
+    return param_groups;
+  };
+  const auto keep_decay = [](auto&, double) {};
   switch (o.kind()) {
-    case OptimizerKind::kAdam:
-      return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr())
-                                                              .betas({o.beta1(), o.beta2()})
-                                                              .eps(o.eps())
-                                                              .weight_decay(o.weight_decay()));
-    case OptimizerKind::kAdamW:
-      return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(o.lr())
-                                                               .betas({o.beta1(), o.beta2()})
-                                                               .eps(o.eps())
-                                                               .weight_decay(o.weight_decay()));
-    case OptimizerKind::kSgd:
+    case OptimizerKind::kAdam: {
+      const auto defaults = torch::optim::AdamOptions(o.lr())
+                                .betas({o.beta1(), o.beta2()})
+                                .eps(o.eps())
+                                .weight_decay(o.weight_decay());
+      return std::make_unique<torch::optim::Adam>(grouped(defaults, keep_decay), defaults);
+    }
+    case OptimizerKind::kAdamW: {
+      const auto defaults = torch::optim::AdamWOptions(o.lr())
+                                .betas({o.beta1(), o.beta2()})
+                                .eps(o.eps())
+                                .weight_decay(o.weight_decay());
+      return std::make_unique<torch::optim::AdamW>(grouped(defaults, keep_decay), defaults);
+    }
+    case OptimizerKind::kSgd: {
       if (o.momentum() < 0) {
         throw ConfigError(
             fmt::format("train.momentum: expected a value ≥ 0, found {}", o.momentum()));
@@ -71,16 +103,30 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
       if (o.nesterov() && o.momentum() == 0) {
         throw ConfigError("train.nesterov: Nesterov momentum needs train.momentum > 0");
       }
-      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.lr())
-                                                             .momentum(o.momentum())
-                                                             .nesterov(o.nesterov())
-                                                             .weight_decay(o.weight_decay()));
+      const auto defaults = torch::optim::SGDOptions(o.lr())
+                                .momentum(o.momentum())
+                                .nesterov(o.nesterov())
+                                .weight_decay(o.weight_decay());
+      // Decoupled: the group's decay divided by its learning rate, so that the step, which
+      // multiplies both by it, removes weight_decay·w whatever the rate (a frozen group, at
+      // rate 0, decays no more than it learns).
+      const auto decouple = [&](torch::optim::SGDOptions& options, double multiplier) {
+        if (o.decoupled_weight_decay()) {
+          options.weight_decay(multiplier > 0 ? o.weight_decay() / (o.lr() * multiplier) : 0.0);
+        }
+      };
+      return std::make_unique<torch::optim::SGD>(grouped(defaults, decouple), defaults);
+    }
   }
   throw ConfigError("train.optimizer: unknown optimizer");
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr,
+                       const std::vector<double>& multipliers) {
+  auto& groups = optimizer.param_groups();
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    groups[i].options().set_lr(i < multipliers.size() ? lr * multipliers[i] : lr);
+  }
 }
 
 namespace {
@@ -153,6 +199,8 @@ OptimizerStateKey optimizer_state_key(const torch::Tensor& parameter) {
 
 struct MultiTensorStep::Lists {
   std::vector<torch::Tensor> params, grads;
+  // Per parameter, where groups differ: its group's learning-rate multiplier and weight decay.
+  std::vector<double> multipliers, decays;
   // Adam(W): moments and the steps they have taken; SGD: momentum buffers, where they exist.
   std::vector<torch::Tensor> exp_avgs, exp_avg_sqs, buffers;
   std::vector<torch::optim::OptimizerParamState*> states;
@@ -160,8 +208,31 @@ struct MultiTensorStep::Lists {
   bool first_sgd_step = false;
 };
 
-MultiTensorStep::MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options)
-    : optimizer_(optimizer), options_(std::move(options)) {
+namespace {
+
+double group_weight_decay(torch::optim::OptimizerOptions& options, OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kAdam:
+      return static_cast<torch::optim::AdamOptions&>(options).weight_decay();
+    case OptimizerKind::kAdamW:
+      return static_cast<torch::optim::AdamWOptions&>(options).weight_decay();
+    case OptimizerKind::kSgd:
+      return static_cast<torch::optim::SGDOptions&>(options).weight_decay();
+  }
+  return 0;
+}
+
+}  // namespace
+
+MultiTensorStep::MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options,
+                                 std::vector<double> multipliers)
+    : optimizer_(optimizer), options_(std::move(options)), multipliers_(std::move(multipliers)) {
+  multipliers_.resize(optimizer_.param_groups().size(), 1.0);
+  for (std::size_t i = 0; i < multipliers_.size(); ++i) {
+    uniform_ = uniform_ && multipliers_[i] == 1.0 &&
+               group_weight_decay(optimizer_.param_groups()[i].options(), options_.kind()) ==
+                   options_.weight_decay();
+  }
   bool all_cuda = true, any = false;
   for (const auto& group : optimizer_.param_groups()) {
     for (const auto& p : group.params()) {
@@ -174,7 +245,7 @@ MultiTensorStep::MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOp
                        (options_.kind() == OptimizerKind::kAdamW &&
                         static_cast<torch::optim::AdamWOptions&>(optimizer_.defaults()).amsgrad());
   TORCH_CHECK(!amsgrad, "MultiTensorStep: amsgrad is not supported");
-  fused_ = any && all_cuda && fused_operator(options_.kind()).has_value();
+  fused_ = any && all_cuda && uniform_ && fused_operator(options_.kind()).has_value();
 }
 
 MultiTensorStep::Lists MultiTensorStep::gather(bool create_state) {
@@ -182,11 +253,17 @@ MultiTensorStep::Lists MultiTensorStep::gather(bool create_state) {
   const bool sgd = options_.kind() == OptimizerKind::kSgd;
   auto& states = optimizer_.state();
   std::size_t missing = 0;
-  for (const auto& group : optimizer_.param_groups()) {
-    for (const auto& p : group.params()) {
+  auto& groups = optimizer_.param_groups();
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const double decay = group_weight_decay(groups[g].options(), options_.kind());
+    for (const auto& p : groups[g].params()) {
       if (!p.grad().defined()) continue;
       lists.params.push_back(p);
       lists.grads.push_back(p.grad());
+      if (!uniform_) {
+        lists.multipliers.push_back(multipliers_[g]);
+        lists.decays.push_back(decay);
+      }
       if (sgd) {
         const auto found = states.find(optimizer_state_key(p));
         if (found == states.end()) {
@@ -352,9 +429,19 @@ void MultiTensorStep::fused_step(const Lists& lists, const c10::IValue& lr, bool
 void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
   torch::NoGradGuard no_grad;
   const auto& o = options_;
+  // Where groups differ, each parameter's own rate and decay, as scalar lists.
+  const auto per_parameter = [&lists](const std::vector<double>& values, double factor) {
+    std::vector<c10::Scalar> scalars;
+    for (double v : values) scalars.emplace_back(v * factor);
+    return scalars;
+  };
   if (o.kind() == OptimizerKind::kSgd) {
     std::vector<torch::Tensor> d_p = lists.grads;
-    if (o.weight_decay() != 0) d_p = at::_foreach_add(d_p, lists.params, o.weight_decay());
+    if (!uniform_) {
+      d_p = at::_foreach_add(d_p, at::_foreach_mul(lists.params, per_parameter(lists.decays, 1)));
+    } else if (o.weight_decay() != 0) {
+      d_p = at::_foreach_add(d_p, lists.params, o.weight_decay());
+    }
     if (o.momentum() != 0) {
       std::vector<torch::Tensor> buffers;
       if (lists.first_sgd_step) {
@@ -371,14 +458,29 @@ void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
       }
       d_p = o.nesterov() ? at::_foreach_add(d_p, buffers, o.momentum()) : buffers;
     }
-    at::_foreach_add_(lists.params, d_p, -lr);
+    if (uniform_) {
+      at::_foreach_add_(lists.params, d_p, -lr);
+    } else {
+      at::_foreach_add_(lists.params, at::_foreach_mul(d_p, per_parameter(lists.multipliers, -lr)));
+    }
     return;
   }
   const bool adamw = o.kind() == OptimizerKind::kAdamW;
   std::vector<torch::Tensor> grads = lists.grads;
-  if (adamw && o.weight_decay() != 0) at::_foreach_mul_(lists.params, 1 - lr * o.weight_decay());
-  if (!adamw && o.weight_decay() != 0)
-    grads = at::_foreach_add(grads, lists.params, o.weight_decay());
+  if (!uniform_) {
+    // Per parameter: AdamW's decay by its own rate, Adam's coupled decay.
+    std::vector<c10::Scalar> factors, decays;
+    for (std::size_t i = 0; i < lists.params.size(); ++i) {
+      factors.emplace_back(1 - lr * lists.multipliers[i] * lists.decays[i]);
+      decays.emplace_back(lists.decays[i]);
+    }
+    if (adamw) at::_foreach_mul_(lists.params, factors);
+    if (!adamw) grads = at::_foreach_add(grads, at::_foreach_mul(lists.params, decays));
+  } else {
+    if (adamw && o.weight_decay() != 0) at::_foreach_mul_(lists.params, 1 - lr * o.weight_decay());
+    if (!adamw && o.weight_decay() != 0)
+      grads = at::_foreach_add(grads, lists.params, o.weight_decay());
+  }
   std::vector<c10::Scalar> sqrt_bc2, step_sizes;
   for (std::size_t i = 0; i < lists.states.size(); ++i) {
     const int64_t step = lists.steps[i] + 1;
@@ -386,7 +488,8 @@ void MultiTensorStep::foreach_step(const Lists& lists, double lr) {
     const double bc2 = 1 - std::pow(o.beta2(), static_cast<double>(step));
     sqrt_bc2.emplace_back(std::sqrt(bc2));
     // Keras: alpha = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), applied to m / (√v + ε).
-    step_sizes.emplace_back(o.keras_epsilon() ? -(lr * std::sqrt(bc2) / bc1) : -(lr / bc1));
+    const double rate = uniform_ ? lr : lr * lists.multipliers[i];
+    step_sizes.emplace_back(o.keras_epsilon() ? -(rate * std::sqrt(bc2) / bc1) : -(rate / bc1));
     if (adamw) {
       static_cast<torch::optim::AdamWParamState*>(lists.states[i])->step(step);
     } else {

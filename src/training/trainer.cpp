@@ -21,6 +21,10 @@ namespace F = torch::nn::functional;
 
 namespace {
 
+// How many training images a kernel that starts from the data (whitening) is computed from, as
+// airbench does.
+constexpr int64_t kDataInitializationImages = 5000;
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -117,6 +121,7 @@ void validate(const TrainerOptions& options) {
   validate(options.schedule());
   validate(options.augment());
   validate(options.early_stopping());
+  validate(options.lookahead());
 }
 
 std::string nonfinite_loss_name(NonFiniteLoss policy) {
@@ -182,7 +187,8 @@ Trainer::Trainer(Network network, TrainerOptions options, std::shared_ptr<Proces
     : network_(std::move(network)),
       options_(std::move(options)),
       group_(std::move(group)),
-      device_(torch::kCPU) {
+      device_(torch::kCPU),
+      lookahead_(options_.lookahead()) {
   validate(options_);
   device_ = resolve_device(options_.device(), "train.device");
   if (group_ && device_.is_cuda()) {
@@ -192,7 +198,12 @@ Trainer::Trainer(Network network, TrainerOptions options, std::shared_ptr<Proces
   }
   prepare_device(device_);
   network_->to(device_);
-  optimizer_ = make_optimizer(options_.optimizer(), network_->parameters());
+  std::vector<ParameterGroup> groups;
+  for (auto& [multiplier, params] : network_->parameters_by_lr_multiplier()) {
+    groups.push_back({std::move(params), multiplier});
+    lr_multipliers_.push_back(multiplier);
+  }
+  optimizer_ = make_optimizer(options_.optimizer(), groups);
 }
 
 Trainer::~Trainer() = default;
@@ -209,6 +220,7 @@ void Trainer::restore(TrainingState state, History history) {
   multi_tensor_.reset();  // its copies of the optimizer state are stale
   graph_.reset();
   best_weights_.clear();
+  lookahead_.restore(state_.lookahead);
   if (state_.rng_state.defined()) {
     try {
       set_default_rng_state(state_.rng_state);
@@ -285,7 +297,12 @@ torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor&
     auto generator = at::detail::createCPUGenerator(options_.seed() * 0x9E3779B97F4A7C15ULL +
                                                     static_cast<uint64_t>(step) + 0x5DEECE66DULL +
                                                     rank * 0x2545F4914F6CDD1DULL);
-    x = augment_batch(x, options_.augment(), generator);
+    const auto& augment = options_.augment();
+    auto params = draw_augment_params(augment, x.size(0), x.size(2), x.size(3), generator);
+    if (augment.alternating_flip()) {
+      params.flip_horizontal = alternating_flips(index, state_.epoch, options_.seed());
+    }
+    x = apply_augmentation(x, params, augment);
   }
   // Images kept on the CPU (a GPU without room for them) travel one batch at a time.
   return normalize_(x, norm).to(device_, /*non_blocking=*/true);
@@ -293,6 +310,7 @@ torch::Tensor Trainer::training_batch(const Dataset& train, const torch::Tensor&
 
 void Trainer::checkpoint_due(Loop& loop, CheckpointKind kind) {
   state_.rng_state = default_rng_state();
+  state_.lookahead = lookahead_.slow();
   loop.callbacks.on_checkpoint(kind, *this);
 }
 
@@ -432,7 +450,12 @@ Trainer::StepOutcome Trainer::train_step(Loop& loop, const torch::Tensor& x, con
     for (auto& p : network_->parameters()) {
       if (p.grad().defined()) p.mutable_grad().mul_(static_cast<double>(batch_size));
     }
-    group_->all_reduce_gradients(network_->parameters(), out.seen);
+    // Frozen weights have no gradient to exchange, and must not get one.
+    std::vector<torch::Tensor> trained;
+    for (const auto& p : network_->parameters()) {
+      if (p.requires_grad()) trained.push_back(p);
+    }
+    group_->all_reduce_gradients(trained, out.seen);
   }
   optimizer_step(lr);
   if (batch_size > 0) out.loss = loss.detach();
@@ -518,7 +541,7 @@ bool Trainer::run_epoch(Loop& loop, const Dataset& train, const Normalization& n
     const auto y = train.labels.index_select(0, index).to(device_, /*non_blocking=*/true);
     const double lr = lr_at(options_.schedule(), loop.lr, state_.global_step, loop.total_steps,
                             loop.steps_per_epoch);
-    set_learning_rate(*optimizer_, lr);
+    set_learning_rate(*optimizer_, lr, lr_multipliers_);
     const StepOutcome outcome = train_step(loop, x, y, index.size(0), lr);
     auto& pending = loop.pending;
     if (!outcome.read) {
@@ -532,6 +555,7 @@ bool Trainer::run_epoch(Loop& loop, const Dataset& train, const Normalization& n
                              outcome.correct_value});
     ++state_.global_step;
     ++state_.step_in_epoch;
+    lookahead_.after_step(*network_, state_.global_step, loop.total_steps);
     if (static_cast<int64_t>(pending.steps.size()) == loop.sync_every) read_pending(loop);
     const bool stop = group_ ? outcome.stop : loop.callbacks.stop_requested();
     if (state_.step_in_epoch == loop.steps_per_epoch) return stop;  // the epoch end saves
@@ -635,13 +659,22 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   }
   // Keras' epsilon form exists only in the multi-tensor update, so it runs there on the CPU too.
   if ((loop.gpu || options_.optimizer().keras_epsilon()) && !multi_tensor_) {
-    multi_tensor_ = std::make_unique<MultiTensorStep>(*optimizer_, options_.optimizer());
+    multi_tensor_ =
+        std::make_unique<MultiTensorStep>(*optimizer_, options_.optimizer(), lr_multipliers_);
   }
   if (multi_tensor_) {
     multi_tensor_->on_warning([&callbacks](const std::string& m) { callbacks.on_warning(m); });
   }
   const Dataset train = on_device(train_set, device_);
   const Dataset validation = on_device(validation_set, device_);
+  if (state_.global_step == 0 && network_->needs_data_initialization()) {
+    // Kernels that start from the data see the first images of the training set (every process
+    // the same ones), normalised as training batches are.
+    const int64_t n = std::min<int64_t>(train.size(), kDataInitializationImages);
+    network_->initialize_from_data(
+        normalize_(to_unit_float(train.images.slice(0, 0, n)), norm).to(device_));
+  }
+  if (state_.global_step == 0) lookahead_.start(*network_);
   if (group_) {
     ProcessGroup* group = group_.get();
     if (options_.sync_batchnorm()) {
@@ -663,6 +696,8 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
     if (loop.plateau) {
       loop.lr = plateau_lr(options_.schedule(), options_.optimizer().lr(), history_.epochs);
     }
+    // A graph recorded with a layer's gradients records them still.
+    if (network_->freeze_finished_layers(state_.epoch)) graph_.reset();
     callbacks.on_epoch_begin(state_.epoch, options_.epochs(), loop.steps_per_epoch);
     const bool stop = run_epoch(loop, train, norm);
     if (state_.step_in_epoch < loop.steps_per_epoch) {

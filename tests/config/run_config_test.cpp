@@ -364,6 +364,159 @@ TEST(RunConfigTest, BadKerasSemanticsValuesNameTheOption) {
             std::string::npos);
 }
 
+TEST(RunConfigTest, TrainingRecipeOptionsAreReadAndKeptInTheResolvedConfig) {
+  const RunConfig c = parse_config(R"(
+[augment]
+horizontal_flip = true
+alternating_flip = true
+[[model.layers]]
+type = "conv2d"
+filters = 12
+kernel = 2
+kernel_initializer = "whitening"
+kernel_trainable = false
+trainable_epochs = 3
+[[model.layers]]
+type = "conv2d"
+filters = 16
+kernel_initializer = "dirac"
+lr_multiplier = 0.5
+[[model.layers]]
+type = "batchnorm"
+momentum = 0.6
+epsilon = 1e-12
+scale = false
+activation = "gelu"
+lr_multiplier = 64.0
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "rescaling"
+scale = 0.125
+offset = 1.0
+[[model.layers]]
+type = "dense"
+kernel_initializer = "pytorch"
+trainable = false
+[train]
+optimizer = "sgd"
+weight_decay = 0.002
+weight_decay_form = "decoupled"
+schedule = "onecycle"
+anneal = "linear"
+start_ratio = 0.2
+lookahead_every = 5
+lookahead_decay = 0.75
+tta = "flip_translate"
+)",
+                                   "recipe.toml");
+  const auto check = [](const RunConfig& r) {
+    const auto& l = r.model.layers;
+    EXPECT_EQ(l[0].kernel_initializer, Initializer::kWhitening);
+    EXPECT_FALSE(l[0].kernel_trainable);
+    EXPECT_EQ(l[0].trainable_epochs, 3);
+    EXPECT_EQ(l[1].kernel_initializer, Initializer::kDirac);
+    EXPECT_DOUBLE_EQ(l[1].lr_multiplier, 0.5);
+    EXPECT_DOUBLE_EQ(l[2].momentum, 0.6);
+    EXPECT_DOUBLE_EQ(l[2].epsilon, 1e-12);
+    EXPECT_FALSE(l[2].scale);
+    EXPECT_TRUE(l[2].center);
+    EXPECT_EQ(l[2].activation, Activation::kGelu);
+    EXPECT_DOUBLE_EQ(l[2].lr_multiplier, 64.0);
+    EXPECT_DOUBLE_EQ(l[4].scale_factor, 0.125);
+    EXPECT_DOUBLE_EQ(l[4].offset, 1.0);
+    EXPECT_EQ(l[5].kernel_initializer, Initializer::kPyTorch);
+    EXPECT_FALSE(l[5].trainable);
+    EXPECT_TRUE(r.train.augment().alternating_flip());
+    EXPECT_TRUE(r.train.optimizer().decoupled_weight_decay());
+    EXPECT_TRUE(r.train.schedule().linear_anneal());
+    EXPECT_DOUBLE_EQ(r.train.schedule().start_ratio(), 0.2);
+    EXPECT_EQ(r.train.lookahead().every(), 5);
+    EXPECT_DOUBLE_EQ(r.train.lookahead().decay(), 0.75);
+    EXPECT_EQ(r.train.tta(), TestTimeAugmentation::kFlipTranslate);
+  };
+  check(c);
+  const RunConfig again = parse_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(again), to_toml(c));
+  check(again);
+  // Without them: Keras' initialisation and batch norm, PyTorch's coupled decay, no averaging.
+  const RunConfig plain = parse_config(
+      "[[model.layers]]\ntype = \"batchnorm\"\n[[model.layers]]\ntype = \"flatten\"\n"
+      "[[model.layers]]\ntype = \"dense\"\n",
+      "plain.toml");
+  EXPECT_DOUBLE_EQ(plain.model.layers[0].momentum, 0.99);
+  EXPECT_DOUBLE_EQ(plain.model.layers[0].epsilon, 1e-3);
+  EXPECT_EQ(plain.model.layers[2].kernel_initializer, Initializer::kGlorotUniform);
+  EXPECT_FALSE(plain.train.optimizer().decoupled_weight_decay());
+  EXPECT_EQ(plain.train.lookahead().every(), 0);
+  EXPECT_EQ(plain.train.tta(), TestTimeAugmentation::kNone);
+}
+
+TEST(RunConfigTest, BadTrainingRecipeValuesNameTheOption) {
+  const std::string dense = "[[model.layers]]\ntype = \"dense\"\n";
+  const auto expect_error = [&](const std::string& text, const std::string& expected) {
+    const std::string message = error_of(text);
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  };
+  // A whitening kernel's size depends on the input, known once the dataset is.
+  RunConfig whitening = parse_config(
+      "[[model.layers]]\ntype = \"conv2d\"\nfilters = 10\nkernel = 2\n"
+      "kernel_initializer = \"whitening\"\n[[model.layers]]\ntype = \"flatten\"\n" +
+          dense,
+      "w.toml");
+  whitening.model.input = {1, 5, 5};
+  whitening.model.num_classes = 3;
+  try {
+    infer_shapes(whitening.model);
+    ADD_FAILURE() << "a whitening kernel of 10 filters for 2x2 patches of 1 channel";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected filters = 4 or 8, found 10"), std::string::npos)
+        << e.what();
+  }
+  expect_error(
+      "[[model.layers]]\ntype = \"conv2d\"\nfilters = 4\nkernel_initializer = \"zca\"\n" + dense,
+      "kernel_initializer: unknown initializer 'zca'");
+  expect_error(
+      "[[model.layers]]\ntype = \"flatten\"\n[[model.layers]]\ntype = \"dense\"\n"
+      "kernel_initializer = \"dirac\"\n",
+      "kernel_initializer 'dirac' is for conv2d layers");
+  expect_error(
+      "[[model.layers]]\ntype = \"batchnorm\"\nmomentum = 1.5\n[[model.layers]]\n"
+      "type = \"flatten\"\n" +
+          dense,
+      "bad.toml:3: model.layers[0].momentum: expected momentum in [0, 1], found 1.5");
+  expect_error(
+      "[[model.layers]]\ntype = \"flatten\"\n[[model.layers]]\ntype = \"dense\"\n"
+      "lr_multiplier = -1.0\n",
+      "model.layers[1].lr_multiplier: expected lr_multiplier ≥ 0, found -1");
+  expect_error(
+      "[augment]\nalternating_flip = true\n" + dense,
+      "augment.alternating_flip: alternates horizontal flips, and horizontal_flip is false");
+  expect_error("[train]\nweight_decay_form = \"decoupled\"\n" + dense,
+               "train.weight_decay_form: 'decoupled' is for sgd, and train.optimizer is adam");
+  expect_error("[train]\nweight_decay_form = \"adamw\"\n" + dense,
+               "expected one of coupled, decoupled");
+  expect_error("[train]\nanneal = \"cosine\"\n" + dense, "expected one of cos, linear");
+  expect_error("[train]\ntta = \"crops\"\n" + dense,
+               "train.tta: unknown test-time augmentation 'crops'");
+  expect_error("[train]\nlookahead_decay = 2.0\n" + dense, "train.lookahead_decay");
+}
+
+TEST(RunConfigTest, ShippedSpeedrunConfigIsAirbenchsNetwork) {
+  RunConfig c =
+      load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/cifar10-speedrun.toml");
+  c.model.input = {3, 32, 32};
+  const auto shapes = infer_shapes(c.model);
+  int64_t params = 0;
+  for (const auto& s : shapes) params += s.params;
+  // The whitening layer, three blocks of 64, 256 and 256 filters, the 3x3 pool and the head.
+  EXPECT_EQ(shapes[0].output, (std::vector<int64_t>{24, 31, 31}));
+  EXPECT_EQ(shapes[shapes.size() - 4].output, (std::vector<int64_t>{256, 1, 1}));
+  EXPECT_EQ(params, 1973944);
+  EXPECT_EQ(c.train.batch_size(), 1024);
+  EXPECT_EQ(c.train.tta(), TestTimeAugmentation::kFlipTranslate);
+}
+
 TEST(RunConfigTest, StudyMnistConfigIsThePlainKerasModel) {
   const RunConfig c =
       load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) / "configs/study/mnist.toml");

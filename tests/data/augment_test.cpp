@@ -224,6 +224,22 @@ TEST(AugmentTest, CropPaddingShiftsByWholePixels) {
   EXPECT_EQ(p.ty.min().item<double>(), -4.0);
 }
 
+TEST(AugmentTest, AlternatingFlipsMirrorEachImageInEveryOtherEpoch) {
+  const auto index = torch::arange(0, 400, torch::kInt64);
+  const auto first = alternating_flips(index, 0, 7);
+  // A fixed coin per image: about half start mirrored, the same every time asked.
+  const double share = first.to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(share, 0.4);
+  EXPECT_LT(share, 0.6);
+  EXPECT_TRUE(torch::equal(first, alternating_flips(index, 2, 7)));
+  EXPECT_TRUE(torch::equal(alternating_flips(index, 1, 7), first.logical_not()));
+  // Images keep their coin in any batch, in any order.
+  const auto some = torch::tensor({399, 3, 250}, torch::kInt64);
+  EXPECT_TRUE(
+      torch::equal(alternating_flips(some, 5, 7), first.index_select(0, some).logical_not()));
+  EXPECT_FALSE(torch::equal(alternating_flips(index, 0, 8), first));
+}
+
 TEST(AugmentTest, RejectsOutOfRangeOptions) {
   try {
     validate(AugmentOptions().zoom_range(1.5));

@@ -75,6 +75,29 @@ ModelSpec every_layer_model() {
   return spec;
 }
 
+// The speed-run recipe's layers: batch norm with Keras' momentum and epsilon of its own, no
+// learnt scale and an activation; a rescaling.
+ModelSpec recipe_model() {
+  ModelSpec spec;
+  spec.input = {2, 6, 6};
+  spec.num_classes = 3;
+  LayerSpec norm = layer(LayerType::kBatchNorm, "Norm");
+  norm.momentum = 0.6;
+  norm.epsilon = 1e-12;
+  norm.scale = false;
+  norm.activation = Activation::kGelu;
+  LayerSpec rescale = layer(LayerType::kRescaling, "Rescale");
+  rescale.scale_factor = 0.25;
+  rescale.offset = 0.5;
+  spec.layers = {conv("Conv1", 4, {3, 3}, Padding::kSame, Activation::kLinear),
+                 norm,
+                 pool(LayerType::kMaxPool, "Pool1", Padding::kValid),
+                 layer(LayerType::kFlatten, "Flatten"),
+                 rescale,
+                 dense("Output", 0, Activation::kSoftmax)};
+  return spec;
+}
+
 ModelSpec flatten_model() {
   ModelSpec spec;
   spec.input = {1, 8, 8};
@@ -201,6 +224,9 @@ TEST(ExportTest, SourceNamesEveryLayerAndQuotesNames) {
             std::string::npos)
       << source;
   EXPECT_NE(source.find(R"(NAME = "run \"one\"")"), std::string::npos) << source;
+  const std::string recipe = pytorch_module_source(recipe_model(), info);
+  EXPECT_NE(recipe.find("nn.BatchNorm2d(4, eps=1e-12, momentum=0.4)"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("x = x * 0.25 + 0.5  # Rescale"), std::string::npos) << recipe;
   // Without normalisation there is nothing to subtract.
   EXPECT_NE(source.find("MEAN = None"), std::string::npos);
   EXPECT_EQ(source.find("register_buffer"), std::string::npos) << source;
@@ -240,7 +266,8 @@ print("RESULT " + json.dumps(results))
 
 TEST(ExportTest, PyTorchComputesTheSameLogitsFromTheExportedFiles) {
   TempDir tmp;
-  const std::vector<ModelSpec> specs = {every_layer_model(), flatten_model(), global_max_model()};
+  const std::vector<ModelSpec> specs = {every_layer_model(), flatten_model(), global_max_model(),
+                                        recipe_model()};
   std::vector<fs::path> dirs;
   std::vector<torch::Tensor> expected;
   for (std::size_t i = 0; i < specs.size(); ++i) {

@@ -177,6 +177,96 @@ TEST(MultiTensorStepTest, SgdMatchesTorchOptimizer) {
   expect_same_as_torch(OptimizerOptions().kind(OptimizerKind::kSgd).lr(0.1).momentum(0));
 }
 
+// Two groups at different rates, for the step per parameter.
+std::vector<ParameterGroup> groups_of(std::vector<torch::Tensor>& params) {
+  return {{{params[0], params[1]}, 1.0}, {{params[2], params[3]}, 8.0}};
+}
+
+TEST(MultiTensorStepTest, GroupsWithTheirOwnRatesMatchTorchOptimizer) {
+  for (const auto& options :
+       {OptimizerOptions().kind(OptimizerKind::kSgd).lr(0.1).nesterov(true).weight_decay(0.01),
+        OptimizerOptions()
+            .kind(OptimizerKind::kSgd)
+            .lr(0.1)
+            .momentum(0.85)
+            .nesterov(true)
+            .weight_decay(0.002)
+            .decoupled_weight_decay(true),
+        OptimizerOptions().lr(0.01).weight_decay(0.1),
+        OptimizerOptions().kind(OptimizerKind::kAdamW).lr(0.01).weight_decay(0.05)}) {
+    auto reference = parameters(1), multi = parameters(1);
+    auto torch_optimizer = make_optimizer(options, groups_of(reference));
+    auto optimizer = make_optimizer(options, groups_of(multi));
+    const std::vector<double> multipliers{1.0, 8.0};
+    MultiTensorStep step(*optimizer, options, multipliers);
+    EXPECT_FALSE(step.capturable());
+    for (int i = 0; i < 3; ++i) {
+      set_gradients(reference, i);
+      set_gradients(multi, i);
+      const double lr = options.lr() * (1.0 - 0.2 * i);  // a schedule moves the rate
+      set_learning_rate(*torch_optimizer, lr, multipliers);
+      set_learning_rate(*optimizer, lr, multipliers);
+      torch_optimizer->step();
+      step.step(lr);
+      for (std::size_t k = 0; k < reference.size(); ++k) {
+        // The same arithmetic, but rounded apart (a scaled step, then its addition).
+        EXPECT_TRUE(torch::allclose(reference[k], multi[k], 1e-5, 1e-6))
+            << optimizer_name(options.kind()) << " step " << i << " parameter " << k << ": "
+            << (reference[k] - multi[k]).abs().max().item<double>();
+      }
+    }
+  }
+}
+
+// Keras' form exists only in the multi-tensor update: each group's rate is checked against the
+// same update of that group alone.
+TEST(MultiTensorStepTest, KerasEpsilonGroupsTakeTheirOwnRates) {
+  const auto options = OptimizerOptions().lr(0.01).keras_epsilon(true);
+  auto together = parameters(1), slow = parameters(1), fast = parameters(1);
+  auto optimizer = make_optimizer(options, groups_of(together));
+  MultiTensorStep step(*optimizer, options, {1.0, 8.0});
+  std::vector<torch::Tensor> slow_part{slow[0], slow[1]}, fast_part{fast[2], fast[3]};
+  auto slow_optimizer = make_optimizer(options, slow_part);
+  auto fast_optimizer = make_optimizer(OptimizerOptions(options).lr(0.08), fast_part);
+  MultiTensorStep slow_step(*slow_optimizer, options), fast_step(*fast_optimizer, options);
+  for (int i = 0; i < 2; ++i) {
+    set_gradients(together, i);
+    set_gradients(slow, i);
+    set_gradients(fast, i);
+    step.step(0.01);
+    slow_step.step(0.01);
+    fast_step.step(0.08);
+  }
+  EXPECT_TRUE(torch::allclose(together[0], slow[0], 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(together[3], fast[3], 1e-6, 1e-7));
+}
+
+TEST(OptimizerTest, DecoupledWeightDecayIgnoresTheRateAndItsMultiplier) {
+  // Zero gradients, no momentum: each step only decays.
+  for (const bool decoupled : {false, true}) {
+    auto params = parameters(1);
+    const std::vector<torch::Tensor> before{params[0].detach().clone(), params[2].detach().clone()};
+    const auto options = OptimizerOptions()
+                             .kind(OptimizerKind::kSgd)
+                             .lr(0.5)
+                             .momentum(0)
+                             .weight_decay(0.01)
+                             .decoupled_weight_decay(decoupled);
+    auto optimizer = make_optimizer(options, groups_of(params));
+    for (auto& p : params) p.mutable_grad() = torch::zeros_like(p);
+    // Half the peak rate: decoupled, each weight keeps 1 − 0.01·½ of itself in both groups;
+    // coupled, 1 − 0.25·0.01 and 1 − 2·0.01 (the second group learns 8 times faster).
+    set_learning_rate(*optimizer, 0.25, {1.0, 8.0});
+    optimizer->step();
+    const double first = decoupled ? 1 - 0.005 : 1 - 0.25 * 0.01;
+    const double second = decoupled ? 1 - 0.005 : 1 - 2.0 * 0.01;
+    EXPECT_TRUE(torch::allclose(params[0], before[0] * first, 1e-6, 1e-7)) << decoupled;
+    EXPECT_TRUE(torch::allclose(params[2], before[1] * second, 1e-6, 1e-7)) << decoupled;
+  }
+  EXPECT_THROW(make_optimizer(OptimizerOptions().decoupled_weight_decay(true), parameters(1)),
+               ConfigError);
+}
+
 ModelSpec tiny_model() {
   ModelSpec spec = parse_config(R"(
 [[model.layers]]

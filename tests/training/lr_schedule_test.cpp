@@ -108,6 +108,22 @@ TEST(LrScheduleTest, OneCycleRisesThenAnneals) {
   EXPECT_GT(lr_at(options, 1.0, 100, 1000, 100), lr_at(options, 1.0, 50, 1000, 100));
 }
 
+TEST(LrScheduleTest, LinearOneCycleFromItsStartRatio) {
+  // airbench's: from 0.2 up to the peak over 23% of training, then down to 0.07, in lines.
+  const auto options = ScheduleOptions()
+                           .kind(ScheduleKind::kOneCycle)
+                           .linear_anneal(true)
+                           .pct_start(0.25)
+                           .start_ratio(0.2)
+                           .final_ratio(0.07);
+  EXPECT_NEAR(lr_at(options, 2.0, 0, 1000, 100), 0.4, 1e-12);
+  EXPECT_NEAR(lr_at(options, 2.0, 125, 1000, 100), 2.0 * 0.6, 1e-12);
+  EXPECT_NEAR(lr_at(options, 2.0, 250, 1000, 100), 2.0, 1e-12);
+  EXPECT_NEAR(lr_at(options, 2.0, 625, 1000, 100), 2.0 * (1 + 0.07) / 2, 1e-12);
+  EXPECT_NEAR(lr_at(options, 2.0, 1000, 1000, 100), 0.14, 1e-12);
+  EXPECT_THROW(validate(ScheduleOptions().start_ratio(-1)), ConfigError);
+}
+
 TEST(LrScheduleTest, UnknownNameIsRejected) {
   EXPECT_EQ(parse_schedule("cosine", "train.schedule"), ScheduleKind::kCosine);
   EXPECT_THROW(parse_schedule("exponential", "train.schedule"), ConfigError);

@@ -61,9 +61,75 @@ TrainerOptions options() {
       .optimizer(OptimizerOptions().lr(0.01));
 }
 
-Network fresh_network(uint64_t seed) {
+Network fresh_network(uint64_t seed, const ModelSpec& model = small_model()) {
   torch::manual_seed(seed);
-  return Network(small_model());
+  return Network(model);
+}
+
+// The small model with the ingredients of the CIFAR-10 speed-run recipe: a whitening first layer
+// whose bias trains for one epoch, a Dirac-initialised convolution, batch norm without scale
+// at 8 times the rate, a rescaling before the head.
+ModelSpec recipe_model() {
+  ModelSpec spec = parse_config(R"(
+[[model.layers]]
+type = "conv2d"
+filters = 8
+kernel = 2
+activation = "gelu"
+kernel_initializer = "whitening"
+kernel_trainable = false
+trainable_epochs = 1
+[[model.layers]]
+type = "conv2d"
+filters = 8
+padding = "same"
+use_bias = false
+kernel_initializer = "dirac"
+[[model.layers]]
+type = "batchnorm"
+momentum = 0.6
+epsilon = 1e-12
+scale = false
+activation = "gelu"
+lr_multiplier = 8.0
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "rescaling"
+scale = 0.25
+[[model.layers]]
+type = "dense"
+units = 3
+use_bias = false
+kernel_initializer = "pytorch"
+)",
+                                "recipe.toml")
+                       .model;
+  spec.input = {1, 6, 6};
+  spec.num_classes = 3;
+  return spec;
+}
+
+TrainerOptions recipe_options() {
+  return options()
+      .optimizer(OptimizerOptions()
+                     .kind(OptimizerKind::kSgd)
+                     .lr(0.2)
+                     .momentum(0.85)
+                     .nesterov(true)
+                     .weight_decay(0.002)
+                     .decoupled_weight_decay(true))
+      .schedule(ScheduleOptions()
+                    .kind(ScheduleKind::kOneCycle)
+                    .linear_anneal(true)
+                    .pct_start(0.23)
+                    .start_ratio(0.2)
+                    .final_ratio(0.07))
+      .label_smoothing(0.2)
+      .lookahead(LookaheadOptions().every(3))
+      .augment(
+          AugmentOptions().horizontal_flip(true).alternating_flip(true).crop_padding(1).fill_mode(
+              FillMode::kReflect));
 }
 
 TEST(TrainerTest, LearnsASimpleTask) {
@@ -84,11 +150,12 @@ TEST(TrainerTest, LearnsASimpleTask) {
 
 // Trains straight through, and again with two interruptions and resumptions (the second of a
 // resumed run); both must end with identical weights, buffers and history.
-void expect_resume_matches_straight_run(const TrainerOptions& opts) {
+void expect_resume_matches_straight_run(const TrainerOptions& opts,
+                                        const ModelSpec& model = small_model()) {
   const Dataset train = synthetic(200, 3), val = synthetic(40, 4);
   TempDir straight_dir, resumed_dir;
   torch::set_num_threads(1);
-  testing::RunTrainer straight(fresh_network(7), opts, straight_dir.path());
+  testing::RunTrainer straight(fresh_network(7, model), opts, straight_dir.path());
   ASSERT_EQ(straight.fit(train, val, {}), FitStatus::kCompleted);
 
   for (int64_t stop_at : {17, 33}) {  // in the middle of epoch 2, then of epoch 3 (13 steps each)
@@ -96,17 +163,17 @@ void expect_resume_matches_straight_run(const TrainerOptions& opts) {
     TrainerCallbacks stop;
     stop.stop_requested = [&] { return ++steps == stop_at; };
     if (stop_at == 17) {
-      testing::RunTrainer first(fresh_network(7), opts, resumed_dir.path());
+      testing::RunTrainer first(fresh_network(7, model), opts, resumed_dir.path());
       ASSERT_EQ(first.fit(train, val, {}, stop), FitStatus::kInterrupted);
     } else {
       // A second interruption, of a resumed run, must resume as well.
-      testing::RunTrainer second(fresh_network(123), opts, resumed_dir.path());
+      testing::RunTrainer second(fresh_network(123, model), opts, resumed_dir.path());
       second.resume();
       steps = 17;
       ASSERT_EQ(second.fit(train, val, {}, stop), FitStatus::kInterrupted);
     }
   }
-  testing::RunTrainer last(fresh_network(456), opts, resumed_dir.path());
+  testing::RunTrainer last(fresh_network(456, model), opts, resumed_dir.path());
   last.resume();
   ASSERT_EQ(last.fit(train, val, {}), FitStatus::kCompleted);
 
@@ -135,6 +202,87 @@ TEST(TrainerTest, ResumeWithAugmentationGivesTheSameWeights) {
   // Augmentation draws from a generator seeded by the step, so resuming replays it exactly.
   expect_resume_matches_straight_run(options().augment(
       AugmentOptions().rotation_range(20).zoom_range(0.1).horizontal_flip(true).cutout(2)));
+}
+
+// Lookahead's slow weights travel in the checkpoint (the stops fall between its updates), the
+// whitening comes from the data once, the frozen bias stays frozen after a resume.
+TEST(TrainerTest, ResumeWithTheSpeedRunRecipeGivesTheSameWeights) {
+  expect_resume_matches_straight_run(recipe_options(), recipe_model());
+}
+
+TEST(TrainerTest, SpeedRunRecipeLearnsAndEndsOnTheSlowWeights) {
+  const Dataset train = synthetic(200, 3), val = synthetic(40, 4);
+  TempDir dir;
+  // Mirroring would swap the left and right classes of this task.
+  testing::RunTrainer trainer(fresh_network(7, recipe_model()),
+                              recipe_options().augment(AugmentOptions()), dir.path());
+  std::vector<torch::Tensor> whitening_bias;
+  TrainerCallbacks callbacks;
+  callbacks.on_epoch_end = [&](const EpochRecord&) {
+    whitening_bias.push_back(trainer.network()->named_parameters()["Conv1.bias"].clone());
+  };
+  ASSERT_EQ(trainer.fit(train, val, {}, callbacks), FitStatus::kCompleted);
+  EXPECT_GT(trainer.history().epochs.back().val_accuracy, 0.9)
+      << "chance is 1/3; the small model with Adam reaches 0.9 in as many epochs";
+  // The whitening kernel never trains; its bias trains in the first epoch only.
+  const auto params = trainer.network()->named_parameters();
+  const auto images = to_network_input(train.images.slice(0, 0, 200), {});
+  EXPECT_TRUE(
+      torch::allclose(params["Conv1.weight"], whitening_kernel(images, {2, 2}, 8), 1e-5, 1e-6));
+  // (Lookahead's next update after the freeze still moves it once, toward its slow copy.)
+  ASSERT_EQ(whitening_bias.size(), 3u);
+  EXPECT_GT(whitening_bias[0].abs().sum().item<double>(), 0);
+  EXPECT_TRUE(torch::equal(whitening_bias[1], whitening_bias[2]));
+  // 39 steps, updates every 3: the last step ends on the slow weights, which the checkpoint
+  // holds beside them.
+  const auto slow = trainer.state().lookahead;
+  const auto weights = averaged_weights(*trainer.network());
+  ASSERT_EQ(slow.size(), weights.size());
+  for (std::size_t i = 0; i < slow.size(); ++i) EXPECT_TRUE(torch::equal(slow[i], weights[i]));
+}
+
+TEST(TrainerTest, LookaheadMovesTheSlowWeightsTowardTheFastOnes) {
+  Network net = fresh_network(1);
+  Lookahead lookahead(LookaheadOptions().every(2).decay(0.5));
+  lookahead.start(*net);
+  const auto start = averaged_weights(*net)[0].detach().clone();
+  {
+    torch::NoGradGuard no_grad;
+    averaged_weights(*net)[0].add_(1.0);
+  }
+  lookahead.after_step(*net, 1, 4);  // no update: the fast weights move on alone
+  EXPECT_TRUE(torch::allclose(averaged_weights(*net)[0], start + 1.0));
+  lookahead.after_step(*net, 2, 4);  // at t/T = ½ the slow weights keep 0.5·⅛ of themselves
+  const double kept = 0.5 * 0.125;
+  EXPECT_TRUE(torch::allclose(averaged_weights(*net)[0], start + (1 - kept), 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(lookahead.slow()[0], start + (1 - kept), 1e-6, 1e-6));
+  {
+    torch::NoGradGuard no_grad;
+    averaged_weights(*net)[0].add_(5.0);
+  }
+  lookahead.after_step(*net, 3, 3);  // the last step, between updates: back to the slow weights
+  EXPECT_TRUE(torch::allclose(averaged_weights(*net)[0], start + (1 - kept), 1e-6, 1e-6));
+  EXPECT_THROW(validate(LookaheadOptions().decay(1.5)), ConfigError);
+}
+
+TEST(TrainerTest, TestTimeAugmentationAveragesTheViewsLogits) {
+  Network net = fresh_network(2);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({4, 1, 6, 6});
+  const auto f = [&](const torch::Tensor& v) { return net->forward(v); };
+  EXPECT_TRUE(torch::allclose(tta_logits(net, x, TestTimeAugmentation::kNone), f(x)));
+  const auto mirrored = [&](const torch::Tensor& v) { return 0.5 * (f(v) + f(v.flip({3}))); };
+  EXPECT_TRUE(torch::allclose(tta_logits(net, x, TestTimeAugmentation::kFlip), mirrored(x)));
+  // One pixel up-left and down-right, the border reflected (without repeating the edge).
+  const auto up_left = torch::cat({x.slice(2, 1, 6), x.slice(2, 4, 5)}, 2);
+  const auto shifted = torch::cat({up_left.slice(3, 1, 6), up_left.slice(3, 4, 5)}, 3);
+  const auto down_right = torch::cat({x.slice(2, 1, 2), x.slice(2, 0, 5)}, 2);
+  const auto shifted2 = torch::cat({down_right.slice(3, 1, 2), down_right.slice(3, 0, 5)}, 3);
+  const auto expected = 0.5 * mirrored(x) + 0.25 * (mirrored(shifted) + mirrored(shifted2));
+  EXPECT_TRUE(torch::allclose(tta_logits(net, x, TestTimeAugmentation::kFlipTranslate), expected,
+                              1e-5, 1e-6));
+  EXPECT_EQ(parse_tta("flip", "train.tta"), TestTimeAugmentation::kFlip);
 }
 
 // A run stopped before its first checkpoint (history lines may already be on disk) resumes from

@@ -35,6 +35,10 @@ struct AugmentOptions {
   TORCH_ARG(double, zoom_range) = 0;
   /// Mirror left-right / top-bottom, each with probability ½, after the affine transform.
   TORCH_ARG(bool, horizontal_flip) = false;
+  /// With horizontal_flip, flips alternate instead of being drawn: each image is mirrored in
+  /// every other epoch, starting mirrored or not by a fixed coin of its own (airbench's
+  /// alternating flip), so any two epochs in a row show it both ways.
+  TORCH_ARG(bool, alternating_flip) = false;
   TORCH_ARG(bool, vertical_flip) = false;
   TORCH_ARG(FillMode, fill_mode) = FillMode::kNearest;
   /// Fill value for fill_mode = constant, in the units of the scaled pixels ([0, 1]).
@@ -75,6 +79,11 @@ struct AugmentParams {
   /// Parameters that change nothing, for n images.
   static AugmentParams identity(int64_t n);
 };
+
+/// Which images of a batch (`index`: their positions in the training set) alternating_flip
+/// mirrors in `epoch` (0-based): a fixed coin per image and seed, negated in odd epochs. Bool [n]
+/// on the CPU.
+torch::Tensor alternating_flips(const torch::Tensor& index, int64_t epoch, uint64_t seed);
 
 /// Draws parameters for a batch of n images of height h and width w from `generator`.
 AugmentParams draw_augment_params(const AugmentOptions& options, int64_t n, int64_t h, int64_t w,

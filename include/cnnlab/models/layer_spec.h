@@ -16,7 +16,8 @@ enum class LayerType {
   kBatchNorm,
   kDropout,
   kFlatten,
-  kDense
+  kDense,
+  kRescaling
 };
 enum class Padding { kValid, kSame };
 /// The order in which Flatten lays out an image's values (Keras' `data_format`): channels_last is
@@ -24,6 +25,13 @@ enum class Padding { kValid, kSame };
 /// channels_first is PyTorch's (channels, height, width), the default of older runs.
 enum class DataFormat { kChannelsFirst, kChannelsLast };
 enum class Activation { kLinear, kRelu, kLeakyRelu, kElu, kGelu, kSigmoid, kTanh, kSoftmax };
+/// How a conv2d or dense layer's kernel starts (Keras' `kernel_initializer`). The uniform ones
+/// draw from ±limit: Glorot √(6/(fan_in+fan_out)) (Keras' default), He √(6/fan_in), LeCun
+/// √(3/fan_in), PyTorch's default 1/√fan_in. dirac (conv2d): the first min(filters, input
+/// channels) filters pass their own input channel through unchanged (a 1 at the kernel's centre,
+/// PyTorch's nn.init.dirac_), the others PyTorch's default. whitening (conv2d): computed from
+/// the training images before the first step (see whitening_kernel).
+enum class Initializer { kGlorotUniform, kHeUniform, kLecunUniform, kPyTorch, kDirac, kWhitening };
 
 /// One layer of a model as the config file describes it. Fields that a type does not use are
 /// ignored by it (a pool has no filters).
@@ -41,7 +49,26 @@ struct LayerSpec {
   double l2 = 0.0;
   double rate = 0.0;  // dropout probability
   bool use_bias = true;
-  DataFormat data_format = DataFormat::kChannelsFirst;  // flatten
+  DataFormat data_format = DataFormat::kChannelsFirst;           // flatten
+  Initializer kernel_initializer = Initializer::kGlorotUniform;  // conv2d, dense
+  /// Keras' `layer.trainable`: false freezes every weight of the layer.
+  bool trainable = true;
+  /// false freezes the kernel alone (conv2d, dense), e.g. a whitening layer whose bias trains.
+  bool kernel_trainable = true;
+  /// The layer trains during the first N epochs only, then stays frozen (0: throughout).
+  int64_t trainable_epochs = 0;
+  /// The learning rate of this layer's weights is the run's times this factor.
+  double lr_multiplier = 1.0;
+  /// batchnorm, with Keras' names and defaults: the running statistics keep `momentum` of their
+  /// value at each step; `epsilon` is added to the variance; center/scale: whether the layer
+  /// learns its shift β / its scale γ (false: fixed at 0 / 1).
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+  /// rescaling (Keras' Rescaling): x·scale_factor + offset.
+  double scale_factor = 1.0;
+  double offset = 0.0;
 };
 
 /// A whole model: input shape and layers, in order.
@@ -68,6 +95,7 @@ const char* layer_keras_name(LayerType type);
 const char* activation_name(Activation activation);
 const char* padding_name(Padding padding);
 const char* data_format_name(DataFormat format);
+const char* initializer_name(Initializer initializer);
 
 /// Parses names as written in config files; throw ConfigError listing the accepted values, with
 /// `where` (e.g. "model.layers[2].type") in the message.
@@ -75,6 +103,7 @@ LayerType parse_layer_type(const std::string& text, const std::string& where);
 Activation parse_activation(const std::string& text, const std::string& where);
 Padding parse_padding(const std::string& text, const std::string& where);
 DataFormat parse_data_format(const std::string& text, const std::string& where);
+Initializer parse_initializer(const std::string& text, const std::string& where);
 
 /// The study's default names: convolutions Conv1, Conv2, …; pools Pool1, …; batch norms BatchNorm1,
 /// …; dropouts Dropout1, …; Flatten; dense layers Dense (or Dense1, Dense2, … if several) and the

@@ -4,11 +4,21 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cnnlab/models/layer_spec.h"
 
 namespace cnnlab {
+
+/// A kernel that whitens the kh×kw patches of `images` ([N, C, H, W]): the eigenvectors of the
+/// patches' second-moment matrix, largest eigenvalue first, each divided by √(eigenvalue +
+/// epsilon), so the layer's outputs are decorrelated with unit variance (ZCA-style whitening as a
+/// first convolution, after tysam-code's hlb-CIFAR10 and Keller Jordan's airbench). `filters`
+/// is C·kh·kw, or twice that for each filter followed later by its negative. Float32
+/// [filters, C, kh, kw].
+torch::Tensor whitening_kernel(const torch::Tensor& images, const std::array<int64_t, 2>& kernel,
+                               int64_t filters, double epsilon = 5e-4);
 
 /// A sequential image classifier built from a ModelSpec. Submodules are registered under the
 /// layers' names (Conv1, Dense, Output, …), so state dicts and checkpoints read like the model.
@@ -21,6 +31,18 @@ class NetworkImpl : public torch::nn::Module {
   /// x: [B, C, H, W] float32 (the spec's input shape) → logits [B, num_classes] float32.
   /// When `activations` is given, it receives every layer's output (after its activation) in order.
   torch::Tensor forward(const torch::Tensor& x, std::vector<torch::Tensor>* activations = nullptr);
+
+  /// Whether a layer's weights start from the training data (kernel_initializer "whitening").
+  bool needs_data_initialization() const;
+  /// Sets the kernels that start from the data, each from its layer's input on `images`
+  /// (normalised training images [N, C, H, W], as forward takes them); see whitening_kernel.
+  void initialize_from_data(const torch::Tensor& images);
+
+  /// The parameters grouped by their layer's lr_multiplier, groups in order of first appearance.
+  std::vector<std::pair<double, std::vector<torch::Tensor>>> parameters_by_lr_multiplier() const;
+  /// Freezes the layers whose trainable_epochs are over by `epoch` (0-based, the epoch about to
+  /// start); returns whether a layer froze now.
+  bool freeze_finished_layers(int64_t epoch);
 
   /// x as for forward → class probabilities [B, num_classes] float32 in [0, 1], rows summing to 1.
   torch::Tensor predict_proba(const torch::Tensor& x);
@@ -56,6 +78,8 @@ class NetworkImpl : public torch::nn::Module {
   };
 
   torch::Tensor synchronized_batch_norm(const torch::Tensor& x, Layer& layer);
+  /// Layer i (padding, the layer, its activation) applied to x.
+  torch::Tensor forward_layer(std::size_t i, torch::Tensor x);
 
   ModelSpec spec_;
   std::vector<LayerShape> shapes_;

@@ -20,9 +20,9 @@ ScheduleKind parse_schedule(const std::string& text, const std::string& where);
 /// converted to steps with the number of steps per epoch.
 struct ScheduleOptions {
   /// constant: lr throughout; step: lr·gamma^⌊epoch/step_epochs⌋; cosine: half a cosine from lr
-  /// down to lr·final_ratio; onecycle: up from lr/25 to lr over pct_start of training, then a
-  /// cosine down to lr·final_ratio; plateau: lr, times gamma whenever plateau_monitor stops
-  /// improving (Keras' ReduceLROnPlateau, see plateau_lr).
+  /// down to lr·final_ratio; onecycle: up from lr·start_ratio to lr over pct_start of training,
+  /// then a cosine (or line, with linear_anneal) down to lr·final_ratio; plateau: lr, times gamma
+  /// whenever plateau_monitor stops improving (Keras' ReduceLROnPlateau, see plateau_lr).
   TORCH_ARG(ScheduleKind, kind) = ScheduleKind::kConstant;
   /// Linear warm-up from 0 to the schedule's value over this many epochs.
   TORCH_ARG(double, warmup_epochs) = 0.0;
@@ -33,6 +33,11 @@ struct ScheduleOptions {
   TORCH_ARG(double, final_ratio) = 0.0;
   /// one-cycle: fraction of training spent rising to the peak (after which it anneals).
   TORCH_ARG(double, pct_start) = 0.25;
+  /// one-cycle: where the rise starts, as a fraction of the peak (PyTorch's 1/div_factor).
+  TORCH_ARG(double, start_ratio) = 1.0 / 25.0;
+  /// one-cycle: the shape of the rise and the fall, half cosines (true) or straight lines
+  /// (PyTorch's anneal_strategy "cos" / "linear").
+  TORCH_ARG(bool, linear_anneal) = false;
   /// plateau: the figure watched (val_loss | val_accuracy | loss | accuracy), the epochs
   /// without an improvement larger than plateau_min_delta before each reduction, the epochs
   /// of rest after one, and the learning rate never gone below. Keras' defaults.

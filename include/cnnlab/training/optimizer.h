@@ -35,15 +35,32 @@ struct OptimizerOptions {
   /// SGD only.
   TORCH_ARG(double, momentum) = 0.9;
   TORCH_ARG(bool, nesterov) = false;
+  /// SGD only: weight decay decoupled from the learning rate. Each step adds
+  /// weight_decay·(lr_t/lr)·w to the momentum's input divided by the group's learning rate, so
+  /// every weight loses the same share weight_decay·lr_t/lr of itself per step (through the
+  /// momentum), whatever its layer's lr_multiplier and the peak lr: tuning the rate leaves the
+  /// decay alone (as in Keller Jordan's airbench). false: PyTorch's coupled weight_decay.
+  TORCH_ARG(bool, decoupled_weight_decay) = false;
+};
+
+/// Parameters that share a learning rate: the run's times `lr_multiplier`.
+struct ParameterGroup {
+  std::vector<torch::Tensor> params;
+  double lr_multiplier = 1.0;
 };
 
 /// Builds the optimizer over `parameters`. Throws ConfigError for a negative learning rate or
 /// another out-of-range option, naming it.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(
     const OptimizerOptions& options, const std::vector<torch::Tensor>& parameters);
-
-/// Sets the learning rate of every parameter group.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+/// The same over groups of parameters, one torch::optim parameter group each, in order, with
+/// learning rate lr·lr_multiplier (and, with decoupled_weight_decay, its weight decay).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
+                                                        const std::vector<ParameterGroup>& groups);
+/// Sets the learning rate of every parameter group: lr, times the group's multiplier where
+/// `multipliers` gives one per group.
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr,
+                       const std::vector<double>& multipliers = {});
 
 /// The key of a parameter in torch::optim::Optimizer::state() (its TensorImpl's address, as text
 /// in LibTorch 1.x and as the pointer itself in 2.x).
@@ -68,15 +85,18 @@ bool fused_schema_matches(const c10::FunctionSchema& schema, OptimizerKind kind)
 /// warning says so and the multi-tensor path takes over.
 class MultiTensorStep {
  public:
-  /// `optimizer` must be one make_optimizer() built, and outlive this object.
-  MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options);
+  /// `optimizer` must be one make_optimizer() built, and outlive this object; `multipliers`
+  /// are its groups' learning-rate multipliers (none: all 1). Where they or the groups' weight
+  /// decays differ, the update runs per parameter through the multi-tensor path, never fused.
+  MultiTensorStep(torch::optim::Optimizer& optimizer, OptimizerOptions options,
+                  std::vector<double> multipliers = {});
 
   /// Whether the step runs fused kernels.
   bool fused() const { return fused_; }
   /// Whether step(lr tensor) can be replayed from a CUDA graph: fused, with the learning rate
   /// and step counts read on the device. Not in Keras' epsilon form: its ε for the fused kernel
   /// changes with every step, which a captured graph would freeze.
-  bool capturable() const { return fused_ && !options_.keras_epsilon(); }
+  bool capturable() const { return fused_ && !options_.keras_epsilon() && uniform_; }
 
   /// One update with learning rate `lr`.
   void step(double lr);
@@ -104,6 +124,8 @@ class MultiTensorStep {
 
   torch::optim::Optimizer& optimizer_;
   OptimizerOptions options_;
+  std::vector<double> multipliers_;
+  bool uniform_ = true;  // one learning rate and weight decay for every group
   bool fused_ = false;
   bool fused_ran_ = false;  // a fused step has succeeded: later errors are not the kernel's API
   std::function<void(const std::string&)> warn_;

@@ -15,7 +15,9 @@
 #include "cnnlab/training/cuda_graph.h"
 #include "cnnlab/training/distributed.h"
 #include "cnnlab/training/early_stopping.h"
+#include "cnnlab/training/evaluate.h"
 #include "cnnlab/training/history.h"
+#include "cnnlab/training/lookahead.h"
 #include "cnnlab/training/lr_schedule.h"
 #include "cnnlab/training/optimizer.h"
 #include "cnnlab/training/precision.h"
@@ -82,6 +84,11 @@ struct TrainerOptions {
   /// Stop once a monitored figure stops improving (Keras' EarlyStopping). While it is enabled,
   /// checkpoints/best.pt follows the monitored figure instead of the validation accuracy.
   TORCH_ARG(EarlyStoppingOptions, early_stopping) = {};
+  /// Lookahead over a moving average of the weights (off by default).
+  TORCH_ARG(LookaheadOptions, lookahead) = {};
+  /// Test-time augmentation of the test set's evaluation after training (validation is not
+  /// augmented).
+  TORCH_ARG(TestTimeAugmentation, tta) = TestTimeAugmentation::kNone;
 };
 
 /// Throws ConfigError naming the option when a value is out of range.
@@ -100,6 +107,8 @@ struct TrainingState {
   double epoch_seconds = 0;
   /// State of LibTorch's default CPU generator (dropout), uint8.
   torch::Tensor rng_state;
+  /// Lookahead's slow weights (see averaged_weights), where it is on.
+  std::vector<torch::Tensor> lookahead;
 };
 
 /// Trains a Network with Keras' fit() semantics, and tells its callbacks what happens: the
@@ -209,6 +218,8 @@ class Trainer {
   TrainingState state_;
   History history_;
   std::vector<torch::Tensor> best_weights_;  // parameters then buffers, with restore_best_weights
+  std::vector<double> lr_multipliers_;       // of the optimizer's parameter groups
+  Lookahead lookahead_;
 };
 
 }  // namespace cnnlab
