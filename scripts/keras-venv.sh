@@ -6,18 +6,5 @@
 # Needs the PyPI registry the first time (about 600 MB) and python3-venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-venv="${CNNLAB_KERAS_VENV:-$root/build/keras-venv}"
-requirements="$root/tests/golden/keras/requirements.txt"
-
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$venv/cnnlab-requirements.txt"; then
-  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
-    echo "cnnlab: python3's venv module is missing: apt-get install python3-venv" >&2
-    exit 1
-  fi
-  echo "cnnlab: making the Keras environment in $venv (pinned: $requirements)" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
-  cp "$requirements" "$venv/cnnlab-requirements.txt"
-fi
-echo "$venv/bin/python"
+exec "$root/scripts/python-venv.sh" "${CNNLAB_KERAS_VENV:-$root/build/keras-venv}" \
+  "$root/tests/golden/keras/requirements.txt"

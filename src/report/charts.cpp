@@ -105,6 +105,61 @@ Chart epoch_curves_chart(const std::vector<RunAnalysis>& runs) {
   return {"epochs", spec};
 }
 
+std::vector<TimedAccuracy> test_accuracy_over_time(const RunAnalysis& run) {
+  std::vector<TimedAccuracy> points;
+  const json& m = run.metrics;
+  if (!m.is_object() || !m.contains("wall_seconds") || !m["wall_seconds"].is_number()) {
+    return points;
+  }
+  const double end = m["wall_seconds"].get<double>();
+  if (run.validates_on_test) {
+    // Epoch ends, counted back from the end of training: the wall time less the final test
+    // and the epochs still to come.
+    double at = end - m.value("test_seconds", 0.0);
+    std::vector<TimedAccuracy> epochs;
+    for (auto e = run.history.epochs.rbegin(); e != run.history.epochs.rend(); ++e) {
+      if (std::isfinite(e->val_accuracy)) epochs.push_back({at, e->val_accuracy, e->epoch});
+      at -= e->seconds;
+    }
+    points.assign(epochs.rbegin(), epochs.rend());
+  }
+  if (m.contains("test_accuracy") && m["test_accuracy"].is_number()) {
+    points.push_back({end, m["test_accuracy"].get<double>(), 0});
+  }
+  return points;
+}
+
+Chart accuracy_over_time_chart(const std::vector<RunAnalysis>& runs) {
+  json values = json::array();
+  for (const auto& run : runs) {
+    for (const auto& point : test_accuracy_over_time(run)) {
+      values.push_back({{"run", run.name},
+                        {"minutes", round5(point.seconds / 60)},
+                        {"accuracy", round5(point.accuracy)},
+                        {"when", point.epoch > 0 ? fmt::format("after epoch {}", point.epoch)
+                                                 : std::string("final test")}});
+    }
+  }
+  if (values.empty()) return {};
+  json spec = base_spec(values);
+  spec["width"] = 520;
+  spec["height"] = 300;
+  spec["mark"] = {{"type", "line"}, {"point", true}};
+  spec["encoding"] = {
+      {"x", {{"field", "minutes"}, {"type", "quantitative"}, {"title", "wall time (minutes)"}}},
+      {"y",
+       {{"field", "accuracy"},
+        {"type", "quantitative"},
+        {"scale", {{"zero", false}}},
+        {"title", "test accuracy"}}},
+      {"color", run_color(runs)},
+      {"tooltip", json::array({{{"field", "run"}},
+                               {{"field", "when"}},
+                               {{"field", "minutes"}},
+                               {{"field", "accuracy"}}})}};
+  return {"accuracy_over_time", spec};
+}
+
 Chart learning_curve_chart(const std::vector<RunAnalysis>& runs) {
   const auto& weights = learning_curve_smoothings();
   json values = json::array();

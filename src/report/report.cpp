@@ -137,6 +137,8 @@ PageCharts build_charts(const std::vector<RunAnalysis>& runs, const ReportOption
   PageCharts charts;
   charts.shared.push_back(epoch_curves_chart(runs));
   charts.shared.push_back(learning_curve_chart(runs));
+  Chart over_time = accuracy_over_time_chart(runs);
+  if (!over_time.id.empty()) charts.shared.push_back(std::move(over_time));
   charts.shared.push_back(weight_histogram_chart(runs, options.histogram_bins()));
   Chart per_epoch = epoch_weight_chart(runs);
   if (!per_epoch.id.empty()) charts.shared.push_back(std::move(per_epoch));
@@ -173,7 +175,16 @@ std::string render(const std::vector<RunAnalysis>& runs, const PageCharts& chart
       page::chart_div("epochs") +
       "<h3>Learning curve</h3><p class=\"note\">Accuracy and loss of every training batch "
       "(iteration).</p>\n" +
-      page::chart_div("learning_curve") + "</section>\n";
+      page::chart_div("learning_curve");
+  if (has_chart(charts, "accuracy_over_time")) {
+    html +=
+        "<h3>Test accuracy against wall time</h3><p class=\"note\">From the start of the "
+        "training command, data loading included; the last point of each run is its final test, "
+        "the others (for runs that validate on the test set) the validation at each epoch's "
+        "end.</p>\n" +
+        page::chart_div("accuracy_over_time");
+  }
+  html += "</section>\n";
   html +=
       "<section id=\"weights\"><h2>Weights</h2>\n<h3>At the end of training</h3><p "
       "class=\"note\">Histogram of every kernel and bias; compared runs share the bins.</p>\n" +

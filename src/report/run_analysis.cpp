@@ -118,6 +118,7 @@ RunAnalysis analyze_run(LoadedRun& run, const fs::path& run_dir, const DataRoot&
   a.config_text = read_text(dir.config());
   a.summary_text = read_text(dir.summary());
   a.metrics = read_metrics(dir);
+  a.validates_on_test = run.config.data.validate_on_test();
   a.history = read_history(run_dir);
   a.epoch_weight_histograms =
       read_weight_histograms(run_dir, static_cast<int64_t>(a.history.epochs.size()));

@@ -5,8 +5,10 @@
 #include <malloc.h>
 #endif
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "cnnlab/analysis/grad_cam.h"
@@ -63,8 +65,16 @@ nlohmann::json machine_description() {
           {"cuda", torch::cuda::is_available()}};
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// `started`: when an uninterrupted run began (before its data loaded); a resumed run has none.
 RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, const LoadedData& data,
-                 FitStatus status, const TrainerCallbacks& callbacks) {
+                 FitStatus status, const TrainerCallbacks& callbacks,
+                 std::optional<Clock::time_point> started) {
   RunResult result;
   result.run_dir = run_dir.path();
   result.status = status;
@@ -82,6 +92,7 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
   if (status != FitStatus::kCompleted) return result;
   // The processes of a distributed run test a share of the set each; rank 0 writes the metrics.
   ProcessGroup* group = trainer.process_group();
+  const auto test_start = Clock::now();
   result.test =
       evaluate(trainer.network(), data.test, data.normalization, config.train.eval_batch_size(),
                config.train.precision(), group, callbacks.on_test_batch_end, config.train.tta());
@@ -103,6 +114,8 @@ RunResult finish(const RunDir& run_dir, RunConfig& config, Trainer& trainer, con
       {"processes", group ? group->world_size() : 1},
       {"machine", machine_description()},
   };
+  metrics["test_seconds"] = seconds_since(test_start);
+  if (started) metrics["wall_seconds"] = seconds_since(*started);
   if (const auto& stopping = config.train.early_stopping(); stopping.enabled()) {
     const auto& verdict = result.early_stopping;
     metrics["early_stopping"] = {
@@ -167,6 +180,7 @@ int64_t apply_thread_setting(int64_t threads) {
 RunResult train_run(RunConfig config, const DataRoot& root, const RunDir& run_dir,
                     const TrainerCallbacks& callbacks, const LoadCallbacks& loading,
                     std::shared_ptr<ProcessGroup> group) {
+  const auto started = Clock::now();
   apply_thread_setting(config.threads);
   LoadedData data = load_data(config.data, root, loading);
   bind_to_dataset(config, data);
@@ -190,7 +204,7 @@ RunResult train_run(RunConfig config, const DataRoot& root, const RunDir& run_di
   if (group) group->share("cnnlab/run_ready", "yes");
   Trainer trainer(network, config.train, std::move(group));
   const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
-  return finish(run_dir, config, trainer, data, status, callbacks);
+  return finish(run_dir, config, trainer, data, status, callbacks, started);
 }
 
 RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerCallbacks& callbacks,
@@ -219,7 +233,7 @@ RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerC
   Trainer trainer(build_network(config), config.train, std::move(group));
   resume_trainer(trainer, run_dir);
   const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
-  return finish(run_dir, config, trainer, data, status, callbacks);
+  return finish(run_dir, config, trainer, data, status, callbacks, std::nullopt);
 }
 
 fs::path recorded_data_root(const RunDir& run_dir) {

@@ -63,6 +63,35 @@ TEST(ChartsTest, EpochCurvesLeaveOutMissingValidation) {
   EXPECT_EQ(values(chart).size(), 6u);  // + training accuracy and loss of both epochs
 }
 
+TEST(ChartsTest, TestAccuracyOverTimeCountsEpochEndsBackFromTheEnd) {
+  RunAnalysis run = run_named("fast", torch::zeros({2}));
+  EXPECT_TRUE(test_accuracy_over_time(run).empty());  // no metrics: nothing recorded
+  EXPECT_TRUE(accuracy_over_time_chart({run}).id.empty());
+  run.history.epochs[0].seconds = 10;
+  run.history.epochs[1].seconds = 20;
+  run.metrics = {{"test_accuracy", 0.7}, {"test_seconds", 5.0}, {"wall_seconds", 40.0}};
+  // Validation on a split of the training set is no test figure: the final test only.
+  auto points = test_accuracy_over_time(run);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_DOUBLE_EQ(points[0].seconds, 40.0);
+  EXPECT_DOUBLE_EQ(points[0].accuracy, 0.7);
+  run.validates_on_test = true;
+  points = test_accuracy_over_time(run);
+  ASSERT_EQ(points.size(), 2u);  // epoch 1 has no validation figure
+  EXPECT_EQ(points[0].epoch, 2);
+  EXPECT_DOUBLE_EQ(points[0].seconds, 35.0);  // 40 s less the 5 s test
+  EXPECT_DOUBLE_EQ(points[0].accuracy, 0.65);
+  EXPECT_EQ(points[1].epoch, 0);
+  RunAnalysis resumed = run_named("resumed", torch::zeros({2}));
+  resumed.metrics = {{"test_accuracy", 0.9}};  // a resumed run records no wall time
+  const Chart chart = accuracy_over_time_chart({run, resumed});
+  EXPECT_EQ(chart.id, "accuracy_over_time");
+  ASSERT_EQ(values(chart).size(), 2u);
+  EXPECT_EQ(values(chart)[0]["run"], "fast");
+  EXPECT_NEAR(values(chart)[1]["minutes"].get<double>(), 40.0 / 60, 1e-4);
+  EXPECT_EQ(values(chart)[1]["when"], "final test");
+}
+
 TEST(ChartsTest, LearningCurveOffersEverySmoothing) {
   const Chart chart = learning_curve_chart({run_named("plain", torch::zeros({2}))});
   ASSERT_EQ(values(chart).size(), 5u);

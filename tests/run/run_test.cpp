@@ -37,6 +37,10 @@ TEST(RunTest, TrainsMnistSliceEvaluatesAndPredicts) {
   std::ifstream metrics_file(dir / "run" / "metrics.json");
   const auto metrics = nlohmann::json::parse(metrics_file);
   EXPECT_DOUBLE_EQ(metrics["test_accuracy"].get<double>(), result.test.accuracy);
+  // The command's wall time holds the training and the test.
+  EXPECT_GT(metrics["test_seconds"].get<double>(), 0.0);
+  EXPECT_GT(metrics["wall_seconds"].get<double>(),
+            metrics["train_seconds"].get<double>() + metrics["test_seconds"].get<double>());
   for (const char* name : {"config.toml", "summary.txt", "steps.csv", "epochs.csv",
                            "checkpoints/last.pt", "checkpoints/best.pt"}) {
     EXPECT_TRUE(fs::exists(dir / "run" / name)) << name;

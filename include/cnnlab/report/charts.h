@@ -21,6 +21,21 @@ const std::vector<double>& learning_curve_smoothings();
 /// Training and validation accuracy and loss per epoch, one colour per run.
 Chart epoch_curves_chart(const std::vector<RunAnalysis>& runs);
 
+/// A run's test accuracy at a point of its wall time.
+struct TimedAccuracy {
+  double seconds = 0;  // since the run's command started (data loading included)
+  double accuracy = 0;
+  int64_t epoch = 0;  // the epoch it followed; 0: the final test
+};
+
+/// The test accuracies a run recorded against its wall time: its final test at the end of the
+/// command, and for a run that validates on the test set, every epoch's validation at that epoch's
+/// end. Empty for a run that did not record its wall time (resumed, unfinished or older runs).
+std::vector<TimedAccuracy> test_accuracy_over_time(const RunAnalysis& run);
+
+/// Test accuracy against wall time, one line per run (an empty id when no run recorded it).
+Chart accuracy_over_time_chart(const std::vector<RunAnalysis>& runs);
+
 /// Batch accuracy and loss at every step (every k-th on long runs), with a control that picks the
 /// smoothing.
 Chart learning_curve_chart(const std::vector<RunAnalysis>& runs);

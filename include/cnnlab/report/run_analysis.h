@@ -92,9 +92,10 @@ struct RunAnalysis {
   std::string name;
   std::string dataset;
   std::vector<std::string> class_names;
-  std::string config_text;   // config.toml
-  std::string summary_text;  // summary.txt
-  nlohmann::json metrics;    // metrics.json, or null when the run has none (not finished)
+  std::string config_text;         // config.toml
+  std::string summary_text;        // summary.txt
+  nlohmann::json metrics;          // metrics.json, or null when the run has none (not finished)
+  bool validates_on_test = false;  // its validation figures are test figures (validation_data)
   History history;
   std::vector<LayerWeights> weights;
   /// Weight histograms the run kept at every epoch end (weights.jsonl), possibly empty.
