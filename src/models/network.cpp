@@ -1,6 +1,7 @@
 #include "cnnlab/models/network.h"
 
 #include <algorithm>
+#include <torch/linalg.h>
 
 namespace cnnlab {
 
@@ -99,7 +100,7 @@ torch::Tensor whitening_kernel(const torch::Tensor& images, const std::array<int
   const auto order = torch::arange(d - 1, -1, -1, torch::kLong);
   const auto scale = torch::rsqrt(eigenvalues.index_select(0, order) + epsilon);
   auto rows = eigenvectors.t().index_select(0, order) * scale.unsqueeze(1);
-  if (filters == 2 * d) rows = torch::cat({rows, -rows});
+  if (filters == 2 * d) rows = torch::cat(std::vector<torch::Tensor>{rows, rows.neg()});
   return rows.reshape({filters, c, kh, kw}).to(torch::kFloat32);
 }
 
