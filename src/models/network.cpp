@@ -1,7 +1,6 @@
 #include "cnnlab/models/network.h"
 
 #include <algorithm>
-#include <torch/linalg.h>
 
 namespace cnnlab {
 
@@ -95,7 +94,7 @@ torch::Tensor whitening_kernel(const torch::Tensor& images, const std::array<int
                            .permute({0, 2, 3, 1, 4, 5})
                            .reshape({-1, d});
   const auto covariance = patches.t().matmul(patches) / static_cast<double>(patches.size(0));
-  const auto [eigenvalues, eigenvectors] = torch::linalg::eigh(covariance, "U");
+  const auto [eigenvalues, eigenvectors] = torch::linalg_eigh(covariance, "U");
   // Largest eigenvalue first; each eigenvector scaled by 1/√(λ + ε).
   const auto order = torch::arange(d - 1, -1, -1, torch::kLong);
   const auto scale = torch::rsqrt(eigenvalues.index_select(0, order) + epsilon);
