@@ -629,6 +629,17 @@ EarlyStoppingVerdict Trainer::end_epoch(Loop& loop, const Dataset& validation,
   return verdict;
 }
 
+void Trainer::start_from_data(const Dataset& train, const Normalization& norm) {
+  if (network_->needs_data_initialization()) {
+    // Kernels that start from the data see the first images of the training set (every process
+    // the same ones), normalised as training batches are.
+    const int64_t n = std::min<int64_t>(train.size(), kDataInitializationImages);
+    network_->initialize_from_data(
+        normalize_(to_unit_float(train.images.slice(0, 0, n)), norm).to(device_));
+  }
+  lookahead_.start(*network_);
+}
+
 FitStatus Trainer::fit(const Dataset& train, const Dataset& validation, const Normalization& norm,
                        const TrainerCallbacks& callbacks) {
   LambdaCallback functions(callbacks);
@@ -667,14 +678,7 @@ FitStatus Trainer::fit(const Dataset& train_set, const Dataset& validation_set,
   }
   const Dataset train = on_device(train_set, device_);
   const Dataset validation = on_device(validation_set, device_);
-  if (state_.global_step == 0 && network_->needs_data_initialization()) {
-    // Kernels that start from the data see the first images of the training set (every process
-    // the same ones), normalised as training batches are.
-    const int64_t n = std::min<int64_t>(train.size(), kDataInitializationImages);
-    network_->initialize_from_data(
-        normalize_(to_unit_float(train.images.slice(0, 0, n)), norm).to(device_));
-  }
-  if (state_.global_step == 0) lookahead_.start(*network_);
+  if (state_.global_step == 0) start_from_data(train, norm);
   if (group_) {
     ProcessGroup* group = group_.get();
     if (options_.sync_batchnorm()) {

@@ -171,6 +171,8 @@ class Trainer {
   const TrainingState& state() const { return state_; }
 
  private:
+  // Before the first step: kernels computed from the training data, Lookahead's first weights.
+  void start_from_data(const Dataset& train, const Normalization& norm);
   struct Loop;
   struct PendingSteps;
   struct GraphStep;
