@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Summarises a Chrome trace written by `train_bench --profile` (LibTorch's profiler): the
+"""Summarises a Chrome trace written by `train_bench --profile` (LibTorch's profiler), or by
+`torch_peer.py --profile` or `speedrun_peer.py --time-steps N --profile` (PyTorch's): the
 operators that took the most time, by self time (time not spent in operators they called).
 
   bench/profile_summary.py trace.json [--top 25]
@@ -44,6 +45,11 @@ def main():
     args = parser.parse_args()
     with open(args.trace) as f:
         events = json.load(f)
+    if isinstance(events, dict):  # PyTorch 2's traces: the events under "traceEvents"
+        events = events.get("traceEvents", [])
+    # PyTorch 2 wraps the whole recording in one event of its own, not an operator.
+    events = [e for e in events
+              if isinstance(e, dict) and not e.get("name", "").startswith("PyTorch Profiler")]
     totals = self_times(events)
     everything = sum(t for t, _ in totals.values())
     print(f"{'operator':<45}{'self ms':>10}{'share':>8}{'calls':>8}")

@@ -15,10 +15,12 @@ test set scored with flip and translate test-time augmentation. The whole proces
 benchmark times, as it times the whole `cnnlab train` command.
 
   speedrun_peer.py --data-dir DIR [--seed S] [--epochs E] [--precision bf16|fp32]
-                   [--train-limit N] [--threads T]
+                   [--train-limit N] [--threads T] [--time-steps N [--profile FILE]]
 
 Prints progress on stderr and one JSON object last on stdout: the test accuracy, the seconds
-from start to the end of training and to the end of the test, and each epoch's wall time.
+from start to the end of training and to the end of the test, and each epoch's wall time. With
+--time-steps N it only times N steps on random images (after the data and the whitening, as in a
+run) and prints their median.
 """
 import argparse
 import gzip
@@ -142,6 +144,39 @@ def tta_logits(model, x):
     return 0.5 * mirrored(x) + 0.25 * (mirrored(up_left) + mirrored(down_right))
 
 
+def train_step(model, optimizer, autocast, x, y):
+    """One step of SGD on the batch (x, y); returns the logits."""
+    with autocast:
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=LABEL_SMOOTHING)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return logits
+
+
+def time_steps(model, optimizer, autocast, steps, profile=None):
+    """The median wall time of `steps` training steps on one batch of random images, after two
+    untimed ones: the step alone, without data or augmentation (cnnlab's train_bench measures
+    the same). `profile`: a file for a Chrome trace of the timed steps."""
+    x = torch.randn(BATCH, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (BATCH,))
+    times = []
+    for _ in range(2):
+        train_step(model, optimizer, autocast, x, y)
+    profiler = torch.autograd.profiler.profile() if profile else None
+    if profiler:
+        profiler.__enter__()
+    for _ in range(steps):
+        begin = time.monotonic()
+        train_step(model, optimizer, autocast, x, y)
+        times.append(time.monotonic() - begin)
+    if profiler:
+        profiler.__exit__(None, None, None)
+        profiler.export_chrome_trace(profile)
+    return sorted(times)[len(times) // 2]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="the folder holding cifar-10-batches-bin")
@@ -150,6 +185,10 @@ def main():
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--train-limit", type=int, default=0, help="train on the first N images")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--time-steps", type=int, default=0, metavar="N",
+                        help="only time N training steps on random images and print the median")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="with --time-steps: write a Chrome trace of the timed steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -179,6 +218,13 @@ def main():
               weight_decay=WEIGHT_DECAY / (LR * NORM_LR_MULTIPLIER),
               multiplier=NORM_LR_MULTIPLIER)],
         lr=LR, momentum=MOMENTUM, nesterov=True)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    if args.time_steps:
+        seconds = time_steps(model, optimizer, autocast, args.time_steps, args.profile)
+        print(json.dumps({"torch": torch.__version__, "precision": args.precision,
+                          "threads": args.threads, "steps": args.time_steps,
+                          "step_ms_median": 1000 * seconds}))
+        return
     n = train_x.size(0)
     steps_per_epoch = (n + BATCH - 1) // BATCH
     total = steps_per_epoch * args.epochs
@@ -193,7 +239,6 @@ def main():
     averaged = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
     slow = [t.detach().clone() for t in averaged]
     coins = torch.randint(0, 2, (n,), generator=generator).bool()
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16")
     step = 0
     epochs = []
     for epoch in range(args.epochs):
@@ -213,12 +258,7 @@ def main():
             y = train_y[index]
             for group in optimizer.param_groups:
                 group["lr"] = LR * group["multiplier"] * lr_ratio(step)
-            with autocast:
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=LABEL_SMOOTHING)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            logits = train_step(model, optimizer, autocast, x, y)
             correct += (logits.argmax(1) == y).sum().item()
             step += 1
             with torch.no_grad():

@@ -186,6 +186,7 @@ json throughput(RunConfig config, int64_t batch, int64_t warmup, double seconds,
       {"device", device_description(trainer.device())},
       {"step_mode", trainer.step_mode()},
       {"threads", torch::get_num_threads()},
+      {"cpu_kernels", cpu_kernels()},
       {"steps", steps},
       {"images_per_s", images_per_s},
       {"step_ms_median", 1000 * median(step_seconds)},
@@ -325,6 +326,7 @@ json time_to_accuracy(RunConfig config, const std::string& data_dir,
 }  // namespace
 
 int main(int argc, char** argv) {
+  cnnlab::prefer_avx512_kernels();
   CLI::App app{"cnnlab training benchmark (run through bench/run)"};
   std::string config_path, parity_out, precision, data_dir, profile, device;
   std::vector<std::string> overrides;

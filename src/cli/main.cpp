@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cnnlab/error.h"
+#include "cnnlab/training/device.h"
 #include "commands.h"
 
 namespace {
@@ -33,6 +34,7 @@ void add_speed_options(CLI::App* command, int& threads, std::string& precision,
 
 int main(int argc, char** argv) {
   using namespace cnnlab::cli;
+  cnnlab::prefer_avx512_kernels();
   CLI::App app{"cnnlab: train convolutional image classifiers and see what they learned"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "cnnlab 0.1.0");

@@ -62,6 +62,7 @@ nlohmann::json machine_description() {
   return {{"cpu", cpu_model()},
           {"cores", std::thread::hardware_concurrency()},
           {"libtorch", TORCH_VERSION},
+          {"cpu_kernels", cpu_kernels()},
           {"cuda", torch::cuda::is_available()}};
 }
 

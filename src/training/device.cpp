@@ -1,8 +1,10 @@
 #include "cnnlab/training/device.h"
 
+#include <ATen/Version.h>
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cstdlib>
 
 #ifdef CNNLAB_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -103,6 +105,33 @@ void prepare_device(const torch::Device& device) {
 
 void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+bool cpu_has_avx512() {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  static const bool has =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("fma");
+  return has;
+#else
+  return false;
+#endif
+}
+
+void prefer_avx512_kernels() {
+  // LibTorch believes the variable without asking the CPU, so it is set only where the CPU has
+  // what the kernels need; overwrite = 0 leaves a user's own choice alone.
+  if (cpu_has_avx512()) setenv("ATEN_CPU_CAPABILITY", "avx512", 0);
+}
+
+std::string cpu_kernels() {
+  const std::string config = at::show_config();
+  const std::string key = "CPU capability usage: ";
+  const auto at = config.find(key);
+  if (at == std::string::npos) return "unknown";
+  const auto begin = at + key.size();
+  return config.substr(begin, config.find('\n', begin) - begin);
 }
 
 }  // namespace cnnlab

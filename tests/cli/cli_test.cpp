@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cnnlab/data/image_file.h"
+#include "cnnlab/training/device.h"
 #include "support/temp_dir.h"
 #include "support/tiny_project.h"
 
@@ -90,6 +92,34 @@ TEST(CliTest, PrecisionOptionTrainsInItAndRecordsIt) {
   const Outcome wrong = run_cnnlab("train -c " + setup.config + " --precision fp16");
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.output.find("--precision"), std::string::npos) << wrong.output;
+}
+
+// The CPU kernels LibTorch ran, as metrics.json records them, from a run trained with the
+// environment variable `environment` ("" for none).
+std::string recorded_cpu_kernels(const std::string& environment) {
+  TinyProject setup = tiny_setup(20, 1);
+  const std::string run = (setup.dir / "run").string();
+  const Outcome train = run_command("env -u ATEN_CPU_CAPABILITY " + environment + " " +
+                                    CNNLAB_BINARY + " train -c " + setup.config + " --data-dir " +
+                                    setup.data_dir + " --no-report --out " + run);
+  EXPECT_EQ(train.exit_code, 0) << train.output;
+  std::ifstream in(setup.dir / "run" / "metrics.json");
+  const auto metrics = nlohmann::json::parse(in, nullptr, false);
+  if (!metrics.is_object() || !metrics.contains("machine")) return "(no metrics)";
+  return metrics["machine"].value("cpu_kernels", "(not recorded)");
+}
+
+// cnnlab asks LibTorch for its AVX-512 kernels where the CPU has AVX-512 (LibTorch 1.13 runs
+// AVX2 unless asked), and a user's ATEN_CPU_CAPABILITY wins.
+TEST(CliTest, RunsAvx512KernelsWhereTheCpuHasThemUnlessTheUserChose) {
+  const std::string chosen = recorded_cpu_kernels("");
+  if (cpu_has_avx512()) {
+    EXPECT_EQ(chosen, "AVX512");
+  } else {
+    EXPECT_NE(chosen, "AVX512");
+    EXPECT_NE(chosen, "(no metrics)");
+  }
+  EXPECT_EQ(recorded_cpu_kernels("ATEN_CPU_CAPABILITY=avx2"), cpu_has_avx512() ? "AVX2" : chosen);
 }
 
 TEST(CliTest, UnknownConfigOptionIsAClearError) {

@@ -33,6 +33,21 @@ bool device_has_native_bf16(const torch::Device& device);
 /// it. Nothing for the CPU.
 void prepare_device(const torch::Device& device);
 
+/// Whether the CPU has the parts of AVX-512 that LibTorch's AVX-512 kernels use (F, VL, BW and
+/// DQ) and FMA.
+bool cpu_has_avx512();
+
+/// Makes LibTorch run its AVX-512 CPU kernels on a CPU that has AVX-512, unless the environment
+/// variable ATEN_CPU_CAPABILITY already names the kernels to run (`ATEN_CPU_CAPABILITY=avx2`
+/// keeps the AVX2 ones). LibTorch 1.12 and 1.13 ship both but run AVX2 unless asked; PyTorch 2
+/// picks AVX-512 by itself. Elementwise work in bfloat16 gains most (GELU, batch norm, pooling).
+/// LibTorch chooses once per process, at its first tensor operation: call this before it.
+void prefer_avx512_kernels();
+
+/// The CPU kernels LibTorch runs, as its build description names them: "AVX512", "AVX2",
+/// "NO AVX" ("unknown" where the description has no such line).
+std::string cpu_kernels();
+
 /// Waits until the device has finished the work queued so far (nothing on the CPU).
 void synchronize(const torch::Device& device);
 
