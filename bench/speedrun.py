@@ -15,8 +15,9 @@ several sittings add up; the table covers the whole file.
               [--epochs E] [--train-limit N] [--set KEY=VALUE ...] [--target 0.94] [--out FILE]
               [--step-times N] [--env KEY=VALUE ...]
 
---set passes an override to cnnlab only (the ten-minute variant: --sides cnnlab --set
-train.epochs=4 --set train.tta=flip --target 0.90 --out bench/results/speedrun-10min.json).
+--set passes an override to cnnlab only, --config another config (the ten-minute variant:
+--sides cnnlab --config configs/cifar10-speedrun-10min.toml --target 0.90 --out
+bench/results/speedrun-10min.json).
 
 --step-times N times the step alone instead, in minutes rather than half-hours: each round runs
 every side for N steps of the recipe at its batch of 1,024 on random images, no data or

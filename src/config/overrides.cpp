@@ -124,4 +124,57 @@ std::string read_config_text(const std::filesystem::path& path, const std::strin
   return text.str();
 }
 
+namespace {
+
+// Puts `over` on `base`: each value of `over` replaces the one of the same key, except that a
+// table meets a table key by key.
+void merge_into(toml::table& base, const toml::table& over) {
+  for (const auto& [key, value] : over) {
+    auto* mine = base.get(key);
+    if (mine != nullptr && mine->is_table() && value.is_table()) {
+      merge_into(*mine->as_table(), *value.as_table());
+    } else {
+      base.insert_or_assign(key, value);
+    }
+  }
+}
+
+toml::table read_extended(const std::filesystem::path& path,
+                          std::vector<std::filesystem::path>& chain) {
+  const auto canonical = std::filesystem::weakly_canonical(path);
+  for (const auto& seen : chain) {
+    if (seen == canonical) {
+      throw ConfigError(fmt::format("{}: extends itself through '{}': a config can extend "
+                                    "another, but not in a loop",
+                                    chain.front().string(), path.string()));
+    }
+  }
+  chain.push_back(canonical);
+  toml::table table = parse_toml(read_config_text(path, "config file"), path.string());
+  const toml::node* extends = table.get("extends");
+  if (extends == nullptr) return table;
+  const auto base_name = extends->value<std::string>();
+  if (!base_name || base_name->empty()) {
+    throw ConfigError(fmt::format("{}: extends: expected the path of another config file as a "
+                                  "string, such as extends = \"cifar10.toml\"",
+                                  path.string()));
+  }
+  const auto base_path = path.parent_path() / *base_name;
+  if (!std::filesystem::is_regular_file(base_path)) {
+    throw ConfigError(fmt::format("{}: extends '{}': no config file at {}", path.string(),
+                                  *base_name, base_path.string()));
+  }
+  toml::table merged = read_extended(base_path, chain);
+  table.erase("extends");
+  merge_into(merged, table);
+  return merged;
+}
+
+}  // namespace
+
+toml::table read_config_table(const std::filesystem::path& path) {
+  std::vector<std::filesystem::path> chain;
+  return read_extended(path, chain);
+}
+
 }  // namespace cnnlab

@@ -521,9 +521,10 @@ EarlyStoppingOptions read_early_stopping(Section& s, bool present) {
 
 }  // namespace
 
-RunConfig parse_config(const std::string& text, const std::string& source,
-                       const std::vector<std::string>& overrides) {
-  toml::table root = parse_toml(text, source);
+namespace {
+
+RunConfig read_config(toml::table root, const std::string& source,
+                      const std::vector<std::string>& overrides) {
   for (const auto& override_text : overrides) apply_override(root, override_text);
 
   RunConfig config;
@@ -592,8 +593,15 @@ RunConfig parse_config(const std::string& text, const std::string& source,
   return config;
 }
 
+}  // namespace
+
+RunConfig parse_config(const std::string& text, const std::string& source,
+                       const std::vector<std::string>& overrides) {
+  return read_config(parse_toml(text, source), source, overrides);
+}
+
 RunConfig load_config_file(const fs::path& path, const std::vector<std::string>& overrides) {
-  return parse_config(read_config_text(path, "config file"), path.string(), overrides);
+  return read_config(read_config_table(path), path.string(), overrides);
 }
 
 namespace {

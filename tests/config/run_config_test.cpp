@@ -88,6 +88,52 @@ TEST(RunConfigTest, ReadsEveryPart) {
   EXPECT_EQ(c.threads, 2);
 }
 
+// A config that extends another takes its options, replaces what it sets (a table key by key,
+// model.layers whole), and passes the base's own extends on.
+TEST(RunConfigTest, ExtendsTakesTheBaseAndReplacesWhatItSets) {
+  testing::TempDir dir;
+  testing::write_text(dir / "base.toml", kConfig);
+  testing::write_text(dir / "middle.toml",
+                      "extends = \"base.toml\"\nname = \"middle\"\n[train]\nepochs = 3\n");
+  std::filesystem::create_directories(dir / "sub");
+  testing::write_text(dir / "sub" / "short.toml",
+                      "extends = \"../middle.toml\"\nname = \"short\"\n[train]\nlr = 0.2\n"
+                      "[[model.layers]]\ntype = \"flatten\"\n[[model.layers]]\n"
+                      "type = \"dense\"\nactivation = \"softmax\"\n");
+  const RunConfig base = load_config_file(dir / "base.toml");
+  const RunConfig config = load_config_file(dir / "sub" / "short.toml", {"train.seed=5"});
+  EXPECT_EQ(config.name, "short");
+  EXPECT_EQ(config.train.epochs(), 3);
+  EXPECT_DOUBLE_EQ(config.train.optimizer().lr(), 0.2);
+  EXPECT_EQ(config.train.batch_size(), base.train.batch_size());
+  EXPECT_EQ(config.train.seed(), 5u);
+  EXPECT_EQ(config.data.dataset(), "cifar10");
+  EXPECT_EQ(config.model.layers.size(), 2u);
+  EXPECT_EQ(base.model.layers.size(), 5u);
+}
+
+TEST(RunConfigTest, BadExtendsNamesTheFile) {
+  testing::TempDir dir;
+  auto error_of_file = [&](const std::string& name, const std::string& text) {
+    testing::write_text(dir / name, text);
+    try {
+      load_config_file(dir / name);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string missing = error_of_file("missing.toml", "extends = \"nowhere.toml\"\n");
+  EXPECT_NE(missing.find("missing.toml: extends 'nowhere.toml': no config file at"),
+            std::string::npos)
+      << missing;
+  const std::string number = error_of_file("number.toml", "extends = 3\n");
+  EXPECT_NE(number.find("number.toml: extends: expected the path"), std::string::npos) << number;
+  testing::write_text(dir / "b.toml", "extends = \"a.toml\"\n");
+  const std::string loop = error_of_file("a.toml", "extends = \"b.toml\"\n");
+  EXPECT_NE(loop.find("a.toml: extends itself through"), std::string::npos) << loop;
+}
+
 TEST(RunConfigTest, ResolvedTomlReadsBackEqual) {
   RunConfig c = parse_config(kConfig, "exp.toml");
   c.class_names = {"a", "b"};
@@ -515,6 +561,14 @@ TEST(RunConfigTest, ShippedSpeedrunConfigIsAirbenchsNetwork) {
   EXPECT_EQ(params, 1973944);
   EXPECT_EQ(c.train.batch_size(), 1024);
   EXPECT_EQ(c.train.tta(), TestTimeAugmentation::kFlipTranslate);
+
+  // The ten-minute variant extends it: four epochs, flips only, the same network.
+  const RunConfig short_run = load_config_file(std::filesystem::path(CNNLAB_SOURCE_DIR) /
+                                               "configs/cifar10-speedrun-10min.toml");
+  EXPECT_EQ(short_run.train.epochs(), 4);
+  EXPECT_EQ(short_run.train.tta(), TestTimeAugmentation::kFlip);
+  EXPECT_EQ(short_run.model.layers.size(), c.model.layers.size());
+  EXPECT_EQ(short_run.train.batch_size(), 1024);
 }
 
 TEST(RunConfigTest, StudyMnistConfigIsThePlainKerasModel) {

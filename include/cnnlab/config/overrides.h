@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace cnnlab {
 
@@ -21,5 +22,12 @@ toml::table parse_toml(const std::string& text, const std::string& source);
 /// The contents of a config, sweep or study file; `what` names it in the ConfigError thrown when
 /// it cannot be read ("<path>: cannot read the <what>").
 std::string read_config_text(const std::filesystem::path& path, const std::string& what);
+
+/// A config file's table with the file it extends folded in. `extends = "base.toml"` (a path
+/// relative to the file) starts from every option of that file; the file's own options then
+/// replace them, table by table, and an array (such as model.layers) is replaced whole. A base
+/// may extend another. Throws ConfigError naming the file for a base that cannot be read, an
+/// `extends` that is not a string, and a file that extends itself, directly or not.
+toml::table read_config_table(const std::filesystem::path& path);
 
 }  // namespace cnnlab
