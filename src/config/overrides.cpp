@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 #include "cnnlab/error.h"
@@ -141,7 +142,9 @@ void merge_into(toml::table& base, const toml::table& over) {
 
 toml::table read_extended(const std::filesystem::path& path,
                           std::vector<std::filesystem::path>& chain) {
-  const auto canonical = std::filesystem::weakly_canonical(path);
+  std::error_code ignored;  // a path that cannot be resolved is compared as written
+  auto canonical = std::filesystem::weakly_canonical(path, ignored);
+  if (canonical.empty()) canonical = path;
   for (const auto& seen : chain) {
     if (seen == canonical) {
       throw ConfigError(fmt::format("{}: extends itself through '{}': a config can extend "
@@ -160,7 +163,7 @@ toml::table read_extended(const std::filesystem::path& path,
                                   path.string()));
   }
   const auto base_path = path.parent_path() / *base_name;
-  if (!std::filesystem::is_regular_file(base_path)) {
+  if (!std::filesystem::is_regular_file(base_path, ignored)) {
     throw ConfigError(fmt::format("{}: extends '{}': no config file at {}", path.string(),
                                   *base_name, base_path.string()));
   }
