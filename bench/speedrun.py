@@ -87,7 +87,7 @@ def run_peer(args, python, seed):
 
 def step_cnnlab(args, env):
     """The median step of cnnlab's recipe, in seconds, and the CPU kernels LibTorch ran."""
-    seconds_per_step = 2.5  # about, on two cores: train_bench times whole seconds
+    seconds_per_step = 2.5  # about, on two cores: train_bench runs for a time, not a count
     command = [os.path.join(args.build_dir, "bench", "train_bench"), "--config", args.config,
                "--batch", "1024", "--warmup", "2",
                "--seconds", str(max(1.0, args.step_times * seconds_per_step))]

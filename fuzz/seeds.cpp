@@ -1,5 +1,6 @@
 #include <stb_image_write.h>
 
+#include "cnnlab/config/overrides.h"
 #include "cnnlab/config/run_config.h"
 #include "cnnlab/data/image_file.h"
 #include "cnnlab/models/network.h"
@@ -78,7 +79,7 @@ void write_config_seeds(const fs::path& dir, const fs::path& configs_dir) {
     if (entry.path().extension() != ".toml") continue;
     // The target reads text alone, with no file beside it to extend: a config that extends
     // another is written resolved.
-    if (testing::read_file(entry.path()).find("extends") != std::string::npos) {
+    if (parse_toml(testing::read_file(entry.path()), entry.path().string()).contains("extends")) {
       write_text(dir / entry.path().filename(), to_toml(load_config_file(entry.path())));
     } else {
       fs::copy_file(entry.path(), dir / entry.path().filename(),

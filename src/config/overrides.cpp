@@ -141,7 +141,8 @@ void merge_into(toml::table& base, const toml::table& over) {
 }
 
 toml::table read_extended(const std::filesystem::path& path,
-                          std::vector<std::filesystem::path>& chain) {
+                          std::vector<std::filesystem::path>& chain,
+                          std::vector<std::filesystem::path>& files) {
   std::error_code ignored;  // a path that cannot be resolved is compared as written
   auto canonical = std::filesystem::weakly_canonical(path, ignored);
   if (canonical.empty()) canonical = path;
@@ -153,6 +154,7 @@ toml::table read_extended(const std::filesystem::path& path,
     }
   }
   chain.push_back(canonical);
+  files.push_back(path);
   toml::table table = parse_toml(read_config_text(path, "config file"), path.string());
   const toml::node* extends = table.get("extends");
   if (extends == nullptr) return table;
@@ -167,7 +169,7 @@ toml::table read_extended(const std::filesystem::path& path,
     throw ConfigError(fmt::format("{}: extends '{}': no config file at {}", path.string(),
                                   *base_name, base_path.string()));
   }
-  toml::table merged = read_extended(base_path, chain);
+  toml::table merged = read_extended(base_path, chain, files);
   table.erase("extends");
   merge_into(merged, table);
   return merged;
@@ -175,9 +177,12 @@ toml::table read_extended(const std::filesystem::path& path,
 
 }  // namespace
 
-toml::table read_config_table(const std::filesystem::path& path) {
-  std::vector<std::filesystem::path> chain;
-  return read_extended(path, chain);
+toml::table read_config_table(const std::filesystem::path& path,
+                              std::vector<std::filesystem::path>* files) {
+  std::vector<std::filesystem::path> chain, read;
+  toml::table table = read_extended(path, chain, read);
+  if (files != nullptr) *files = std::move(read);
+  return table;
 }
 
 }  // namespace cnnlab

@@ -601,7 +601,16 @@ RunConfig parse_config(const std::string& text, const std::string& source,
 }
 
 RunConfig load_config_file(const fs::path& path, const std::vector<std::string>& overrides) {
-  return read_config(read_config_table(path), path.string(), overrides);
+  std::vector<fs::path> files;
+  toml::table table = read_config_table(path, &files);
+  // An option that came from a base is named under the file read first, so messages name the
+  // bases too: "short.toml (extending base.toml)".
+  std::string source = path.string();
+  for (std::size_t i = 1; i < files.size(); ++i) {
+    source += (i == 1 ? " (extending " : ", ") + files[i].string();
+  }
+  if (files.size() > 1) source += ")";
+  return read_config(std::move(table), source, overrides);
 }
 
 namespace {

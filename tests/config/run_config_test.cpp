@@ -132,6 +132,12 @@ TEST(RunConfigTest, BadExtendsNamesTheFile) {
   testing::write_text(dir / "b.toml", "extends = \"a.toml\"\n");
   const std::string loop = error_of_file("a.toml", "extends = \"b.toml\"\n");
   EXPECT_NE(loop.find("a.toml: extends itself through"), std::string::npos) << loop;
+  // A mistake in a base is named with the base, where the user will look for it.
+  testing::write_text(dir / "typo.toml", std::string(kConfig) + "[output]\ndri = \"x\"\n");
+  const std::string typo = error_of_file("over.toml", "extends = \"typo.toml\"\n");
+  EXPECT_NE(typo.find("over.toml (extending "), std::string::npos) << typo;
+  EXPECT_NE(typo.find("typo.toml)"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("dri"), std::string::npos) << typo;
 }
 
 TEST(RunConfigTest, ResolvedTomlReadsBackEqual) {

@@ -27,7 +27,9 @@ std::string read_config_text(const std::filesystem::path& path, const std::strin
 /// relative to the file) starts from every option of that file; the file's own options then
 /// replace them, table by table, and an array (such as model.layers) is replaced whole. A base
 /// may extend another. Throws ConfigError naming the file for a base that cannot be read, an
-/// `extends` that is not a string, and a file that extends itself, directly or not.
-toml::table read_config_table(const std::filesystem::path& path);
+/// `extends` that is not a string, and a file that extends itself, directly or not. `files`, when
+/// given, receives the files read: `path` first, then each base in turn.
+toml::table read_config_table(const std::filesystem::path& path,
+                              std::vector<std::filesystem::path>* files = nullptr);
 
 }  // namespace cnnlab

@@ -44,8 +44,9 @@ struct RunConfig {
   std::string output_dir = "runs";
 };
 
-/// Parses a config file, with the file it `extends` folded in (see read_config_table), after
-/// applying `overrides` ("key.path=value", as `--set` takes them; see apply_override). Throws ConfigError naming the file, the line and the option for syntax
+/// Parses a config file, with the files it `extends` folded in (see read_config_table), after
+/// applying `overrides` ("key.path=value", as `--set` takes them; see apply_override). Throws
+/// ConfigError naming the file (and the files it extends), the line and the option for syntax
 /// errors, unknown options, values of the wrong type or out of range.
 RunConfig load_config_file(const std::filesystem::path& path,
                            const std::vector<std::string>& overrides = {});
