@@ -75,12 +75,23 @@ const char* run_status_name(RunStatus status) {
 std::vector<RunOutcome> run_plan(const std::vector<PlannedRun>& plan, const DataRoot& root,
                                  const PlanCallbacks& callbacks) {
   // Configs are read up front, so that a typo in the last run's overrides is found before hours
-  // of training; an impossible model is only found when it is built.
+  // of training; an impossible model is only found when it is built. So is a folder that holds a
+  // run with other options (the study or sweep file edited since): it would be resumed or kept
+  // as it is, and the page would mix old and new runs.
   std::vector<double> work(plan.size(), 0.0);
   std::vector<std::string> config_errors(plan.size());
   for (std::size_t i = 0; i < plan.size(); ++i) {
     try {
-      work[i] = run_work(load_config_file(plan[i].config, plan[i].overrides));
+      const RunConfig config = load_config_file(plan[i].config, plan[i].overrides);
+      work[i] = run_work(config);
+      const RunDir run_dir(plan[i].run_dir);
+      const std::string changed = run_dir.holds_run() ? changed_options(run_dir, config) : "";
+      if (!changed.empty()) {
+        config_errors[i] = fmt::format(
+            "{}: holds a run trained with other options than it would get now ({}); delete the "
+            "folder to train it again with the new options, or restore the old ones to keep it",
+            run_dir.string(), changed);
+      }
     } catch (const ConfigError& e) {
       config_errors[i] = e.what();
     }

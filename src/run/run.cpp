@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "cnnlab/analysis/grad_cam.h"
@@ -235,6 +236,31 @@ RunResult resume_run(const RunDir& run_dir, const DataRoot& root, const TrainerC
   resume_trainer(trainer, run_dir);
   const FitStatus status = fit_run(trainer, run_dir, data, callbacks);
   return finish(run_dir, config, trainer, data, status, callbacks, std::nullopt);
+}
+
+std::string changed_options(const RunDir& run_dir, RunConfig planned) {
+  const RunConfig saved = load_config_file(run_dir.config());
+  planned.model.input = saved.model.input;
+  planned.model.num_classes = saved.model.num_classes;
+  planned.class_names = saved.class_names;
+  if (planned.data.mean().empty()) planned.data.mean(saved.data.mean()).std(saved.data.std());
+  planned.threads = saved.threads;
+  planned.output_dir = saved.output_dir;
+  planned.train.device(saved.train.device());
+  std::istringstream was(to_toml(saved)), now(to_toml(planned));
+  std::string table, before, after;
+  for (;;) {
+    const bool more_before = static_cast<bool>(std::getline(was, before));
+    const bool more_after = static_cast<bool>(std::getline(now, after));
+    if (!more_before && !more_after) return "";
+    if (!more_before) before = "nothing";
+    if (!more_after) after = "nothing";
+    if (before != after) {
+      return fmt::format("{}{} in the run, {} now", table.empty() ? "" : table + " ", before,
+                         after);
+    }
+    if (!before.empty() && before.front() == '[') table = before;
+  }
 }
 
 fs::path recorded_data_root(const RunDir& run_dir) {

@@ -110,6 +110,48 @@ TEST_F(PlanTest, AnInterruptedSweepResumesWithoutRetrainingFinishedPoints) {
   EXPECT_FALSE(second.page.empty());
 }
 
+TEST_F(PlanTest, AFolderHoldingARunWithOtherOptionsIsReportedNotReused) {
+  // A finished point (kernel=3) and an interrupted one (kernel=5).
+  int steps = 0;
+  std::string current;
+  std::vector<std::string> trained;
+  ExperimentCallbacks callbacks;
+  callbacks.write_reports = false;
+  callbacks.on_run_begin = [&](std::size_t, std::size_t, const PlannedRun& run, const TimeLeft&) {
+    current = run.label;
+  };
+  callbacks.trainer.on_step_end = [&](const StepEvent&) { ++steps; };
+  callbacks.trainer.on_epoch_begin = [&](int64_t, int64_t, int64_t) { trained.push_back(current); };
+  callbacks.trainer.stop_requested = [&] { return current == "kernel=5" && steps > 3; };
+  ASSERT_TRUE(run_sweep(spec_, dir_ / "runs", root_, callbacks).interrupted);
+  callbacks.trainer.stop_requested = [] { return true; };
+  const auto sweep_with = [&](const std::string& set) {
+    write_text(dir_ / "sweep.toml",
+               "name = \"kernels\"\nconfig = \"base.toml\"\nset = [" + set +
+                   "]\n[grid]\n\"model.layers.Conv*.kernel\" = [3, 13, 5]\n");
+    return run_sweep(load_sweep_file(dir_ / "sweep.toml"), dir_ / "runs", root_, callbacks);
+  };
+
+  // Another thread count trains the same run: the finished point is kept.
+  EXPECT_EQ(sweep_with("\"train.threads=2\"").runs[0].status, RunStatus::kAlreadyDone);
+
+  // Another learning rate would not: neither folder is kept or resumed, and the error says what
+  // changed and what to do.
+  trained.clear();
+  const auto changed = sweep_with("\"train.threads=1\", \"train.lr=0.05\"");
+  for (const std::size_t i : {0u, 2u}) {
+    const RunOutcome& run = changed.runs[i];
+    EXPECT_EQ(run.status, RunStatus::kFailed) << run.run.label;
+    EXPECT_NE(run.error.find(run.run.label + ": holds a run trained with other options"),
+              std::string::npos)
+        << run.error;
+    EXPECT_NE(run.error.find("[train] lr = 0.01 in the run, lr = 0.05"), std::string::npos)
+        << run.error;
+  }
+  EXPECT_TRUE(trained.empty());
+  EXPECT_FALSE(fs::exists(dir_ / "runs" / "kernel=5" / "metrics.json"));
+}
+
 TEST_F(PlanTest, FinishedRunsGetTheirReports) {
   ExperimentCallbacks callbacks;
   callbacks.analysis.gallery_size(4).saliency_count(1);

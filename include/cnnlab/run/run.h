@@ -65,6 +65,13 @@ RunResult resume_run(const RunDir& run_dir, const DataRoot& root,
                      const TrainerCallbacks& callbacks = {}, const LoadCallbacks& loading = {},
                      const std::string& device = "", std::shared_ptr<ProcessGroup> group = nullptr);
 
+/// How the run `planned` describes differs from the run already in `run_dir`: the first line of
+/// their resolved configs that differs, with its table ("[train] l2 = 0.01 in the run, l2 = 0.001
+/// now"), or "" when they train the same run. What the dataset fills in (input shape, classes,
+/// computed normalisation), the thread count, the device and the output folder do not count: they
+/// do not change what is trained. Throws ConfigError when the run's config.toml cannot be read.
+std::string changed_options(const RunDir& run_dir, RunConfig planned);
+
 /// The data root a run was trained from: train_run records it in the run directory as an absolute
 /// path, so that evaluating, reporting or resuming the run finds its dataset without being told
 /// again. Empty for a run that holds no record (runs written before cnnlab kept one).
