@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <cctype>
+#include <charconv>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -615,6 +617,62 @@ RunConfig load_config_file(const fs::path& path, const std::vector<std::string>&
 
 namespace {
 
+// toml++ writes every float with 17 significant digits, so a learning rate of 0.05 reads
+// 0.050000000000000003 in config.toml. This rewrites each float value in the shortest form that
+// reads back as the same double; strings, comments, keys and integers are left as they are.
+std::string shortest_floats(const std::string& text) {
+  auto word_char = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' ||
+           ch == '+' || ch == '.';
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const char ch = text[i];
+    if (ch == '"' || ch == '\'') {  // a string, to its closing quote
+      std::size_t end = i + 1;
+      while (end < text.size() && text[end] != ch && text[end] != '\n') {
+        end += (ch == '"' && text[end] == '\\') ? 2 : 1;
+      }
+      end = std::min(end + 1, text.size());
+      out.append(text, i, end - i);
+      i = end;
+      continue;
+    }
+    if (ch == '#') {  // a comment, to the end of the line
+      const std::size_t end = std::min(text.find('\n', i), text.size());
+      out.append(text, i, end - i);
+      i = end;
+      continue;
+    }
+    if (!word_char(ch)) {
+      out += ch;
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && word_char(text[end])) ++end;
+    const std::string_view word(text.data() + i, end - i);
+    std::size_t next = end;
+    while (next < text.size() && text[next] == ' ') ++next;
+    const bool is_key = next < text.size() && text[next] == '=';
+    double value = 0;
+    const char* first = word.data() + (word.front() == '+' ? 1 : 0);
+    const auto [stop, error] = std::from_chars(first, word.data() + word.size(), value);
+    const bool is_float = word.find_first_of(".eE") != std::string_view::npos &&
+                          std::isdigit(static_cast<unsigned char>(word.back())) != 0;
+    if (is_key || !is_float || error != std::errc() || stop != word.data() + word.size()) {
+      out.append(word);
+    } else {
+      std::string shortest = fmt::format("{}", value);
+      if (shortest.find_first_of(".e") == std::string::npos) shortest += ".0";
+      out += shortest;
+    }
+    i = end;
+  }
+  return out;
+}
+
 void write_weights_options(const LayerSpec& l, toml::table& t) {
   t.insert("kernel_initializer", initializer_name(l.kernel_initializer));
   t.insert("trainable", l.trainable);
@@ -790,7 +848,7 @@ std::string to_toml(const RunConfig& c) {
                    {"output", toml::table{{"dir", c.output_dir}}}};
   std::ostringstream out;
   out << "# Resolved cnnlab config: every option, defaults included.\n" << root << "\n";
-  return out.str();
+  return shortest_floats(out.str());
 }
 
 }  // namespace cnnlab

@@ -153,6 +153,22 @@ TEST(RunConfigTest, ResolvedTomlReadsBackEqual) {
   EXPECT_DOUBLE_EQ(again.model.layers[0].l2, 0.001);
 }
 
+TEST(RunConfigTest, ResolvedTomlWritesEachFloatInTheShortestFormThatReadsBackExactly) {
+  RunConfig c = parse_config(kConfig, "exp.toml", {"train.gamma=0.30000000000000004"});
+  c.class_names = {"0.050000000000000003", "b"};  // a string that looks like a float stays
+  c.model.num_classes = 2;
+  const std::string text = to_toml(c);
+  EXPECT_NE(text.find("lr = 0.05\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("validation_split = 0.2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("epochs = 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("'0.050000000000000003'"), std::string::npos) << text;
+  const RunConfig again = parse_config(text, "resolved.toml");
+  EXPECT_EQ(again.train.optimizer().lr(), 0.05);
+  EXPECT_EQ(again.train.schedule().gamma(), 0.1 + 0.2);
+  EXPECT_EQ(again.train.optimizer().eps(), c.train.optimizer().eps());
+  EXPECT_EQ(again.class_names, c.class_names);
+}
+
 TEST(RunConfigTest, ReadsAugmentWithKerasNames) {
   const RunConfig c = parse_config(std::string(kConfig) + R"(
 [augment]
