@@ -657,8 +657,7 @@ std::string shortest_floats(const std::string& text) {
     while (next < text.size() && text[next] == ' ') ++next;
     const bool is_key = next < text.size() && text[next] == '=';
     double value = 0;
-    const char* first = word.data() + (word.front() == '+' ? 1 : 0);
-    const auto [stop, error] = std::from_chars(first, word.data() + word.size(), value);
+    const auto [stop, error] = std::from_chars(word.data(), word.data() + word.size(), value);
     const bool is_float = word.find_first_of(".eE") != std::string_view::npos &&
                           std::isdigit(static_cast<unsigned char>(word.back())) != 0;
     if (is_key || !is_float || error != std::errc() || stop != word.data() + word.size()) {
